@@ -1,0 +1,60 @@
+"""librdkafka configuration for our producers, consumers and admin clients."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    bootstrap_servers: str
+    topic_prefix: str = "sync"
+    partitions: int = 3
+    replication_factor: int = 1
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = ""
+    sasl_username: str = ""
+    sasl_password: str = ""
+
+    def client_config(self) -> dict[str, str]:
+        """Connection settings common to every client (never logged: may hold a password)."""
+        config = {"bootstrap.servers": self.bootstrap_servers, "security.protocol": self.security_protocol}
+        if self.sasl_mechanism:
+            config.update(
+                {
+                    "sasl.mechanism": self.sasl_mechanism,
+                    "sasl.username": self.sasl_username,
+                    "sasl.password": self.sasl_password,
+                }
+            )
+        return config
+
+    def producer_config(self) -> dict[str, object]:
+        return {
+            **self.client_config(),
+            # Idempotence gives acks=all and ordered, de-duplicated retries per partition.
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "compression.type": "lz4",
+            "delivery.timeout.ms": 120_000,
+        }
+
+    def consumer_config(self, group_id: str) -> dict[str, object]:
+        return {
+            **self.client_config(),
+            "group.id": group_id,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "session.timeout.ms": 6000,
+            "heartbeat.interval.ms": 1000,
+            "max.poll.interval.ms": 300_000,
+            "topic.metadata.refresh.interval.ms": 10_000,
+        }
+
+
+def salesforce_topic(prefix: str, sf_object: str) -> str:
+    return f"{prefix}.sf.{sf_object}"
+
+
+def dead_letter_topic(prefix: str) -> str:
+    return f"{prefix}.deadletter"

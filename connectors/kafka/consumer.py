@@ -1,0 +1,48 @@
+"""A manual-commit consumer that hands out batches and commits only what it is told."""
+from __future__ import annotations
+
+import logging
+
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+
+from connectors.kafka.config import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+
+class BatchConsumer:
+    def __init__(self, settings: KafkaSettings, group_id: str, topics: list[str]) -> None:
+        self._consumer = Consumer(settings.consumer_config(group_id))
+        self.topics = list(topics)
+        self._consumer.subscribe(self.topics)
+
+    def resubscribe(self, topics: list[str]) -> None:
+        if sorted(topics) != sorted(self.topics):
+            self.topics = list(topics)
+            self._consumer.subscribe(self.topics)
+
+    def poll_batch(self, max_messages: int, timeout: float) -> list[Message]:
+        """Up to `max_messages` data messages; an empty list when idle. Transport errors are logged."""
+        messages = self._consumer.consume(max_messages, timeout)
+        data = []
+        for message in messages:
+            error = message.error()
+            if error is None:
+                data.append(message)
+            elif error.code() != KafkaError._PARTITION_EOF:
+                log.warning("kafka consumer: %s", error.str())
+        return data
+
+    def commit(self, messages: list[Message]) -> None:
+        """Synchronously commit the offsets after these messages (per partition, the highest)."""
+        highest: dict[tuple[str, int], int] = {}
+        for message in messages:
+            key = (message.topic(), message.partition())
+            highest[key] = max(highest.get(key, -1), message.offset())
+        if highest:
+            self._consumer.commit(
+                offsets=[TopicPartition(t, p, o + 1) for (t, p), o in highest.items()], asynchronous=False
+            )
+
+    def close(self) -> None:
+        self._consumer.close()

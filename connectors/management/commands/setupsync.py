@@ -1,0 +1,70 @@
+"""python manage.py setupsync: default connections from the environment and the demo mappings."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from connectors.mapping_builder import create_mapping_from_describe
+from connectors.models import KafkaCluster, MongoTarget, SalesforceOrg
+from connectors.salesforce.auth import SalesforceLoginError
+from connectors.wiring import salesforce_client
+
+DEMO_OBJECTS = {"Account": "accounts", "Contact": "contacts", "Opportunity": "opportunities", "Order": "orders"}
+
+
+class Command(BaseCommand):
+    help = "Create the default Salesforce, Kafka and MongoDB connections from the environment, and mappings."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--objects", default=",".join(DEMO_OBJECTS),
+                            help="Salesforce objects to map (default: the demo org's).")
+        parser.add_argument("--no-mappings", action="store_true", help="Only create the connections.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        sync = settings.SYNC
+        org, _ = SalesforceOrg.objects.update_or_create(
+            name="default",
+            defaults={
+                "login_url": sync["SF_LOGIN_URL"],
+                "auth_flow": SalesforceOrg.AuthFlow.OAUTH_PASSWORD if sync["SF_CLIENT_ID"]
+                else SalesforceOrg.AuthFlow.SOAP_PASSWORD,
+                "username": sync["SF_USERNAME"],
+                "password": sync["SF_PASSWORD"],
+                "security_token": sync["SF_SECURITY_TOKEN"],
+                "client_id": sync["SF_CLIENT_ID"],
+                "client_secret": sync["SF_CLIENT_SECRET"],
+                "api_version": sync["SF_API_VERSION"],
+                "ca_bundle": sync["SF_CA_BUNDLE"],
+            },
+        )
+        kafka, _ = KafkaCluster.objects.update_or_create(
+            name="default",
+            defaults={
+                "bootstrap_servers": sync["KAFKA_BOOTSTRAP_SERVERS"],
+                "topic_prefix": sync["KAFKA_TOPIC_PREFIX"],
+                "partitions": sync["KAFKA_TOPIC_PARTITIONS"],
+                "replication_factor": sync["KAFKA_REPLICATION_FACTOR"],
+            },
+        )
+        mongo, _ = MongoTarget.objects.update_or_create(
+            name="default", defaults={"uri": sync["MONGODB_URI"], "database": sync["MONGODB_DATABASE"]}
+        )
+        self.stdout.write(f"connections: salesforce {org.login_url}, kafka {kafka.bootstrap_servers}, "
+                          f"mongodb database {mongo.database}")
+        if options["no_mappings"]:
+            return
+        client = salesforce_client(org, retry_for_seconds=30)
+        for sf_object in [o.strip() for o in options["objects"].split(",") if o.strip()]:
+            try:
+                describe = client.describe(sf_object)
+            except SalesforceLoginError as exc:
+                raise CommandError(str(exc)) from None
+            collection = DEMO_OBJECTS.get(sf_object, sf_object.lower())
+            mapping = create_mapping_from_describe(
+                describe, name=collection, org=org, kafka=kafka, mongo=mongo, collection=collection,
+                poll_interval_seconds=sync["POLL_INTERVAL_SECONDS"],
+            )
+            self.stdout.write(f"mapping {mapping.name}: {sf_object} -> {collection} "
+                              f"({mapping.fields.count()} fields)")

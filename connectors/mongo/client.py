@@ -1,0 +1,24 @@
+"""MongoDB client construction and the one-line "unreachable" message."""
+from __future__ import annotations
+
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+
+class MongoUnavailable(RuntimeError):
+    pass
+
+
+def connect(uri: str, timeout_ms: int = 5000) -> MongoClient:
+    """A tz-aware client; raises MongoUnavailable (one line) when the server does not answer."""
+    client: MongoClient = MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=timeout_ms, appname="sfmongosync")
+    try:
+        client.admin.command("ping")
+    except PyMongoError as exc:
+        host = ",".join(f"{h}:{p}" for h, p in client.topology_description.server_descriptions()) or "?"
+        client.close()
+        raise MongoUnavailable(
+            f"mongodb: {host} did not answer within {timeout_ms / 1000:.0f} s; check MONGODB_URI / "
+            f"the MongoDB connection in the admin ({type(exc).__name__})"
+        ) from exc
+    return client

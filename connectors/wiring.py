@@ -1,0 +1,53 @@
+"""From connection and mapping rows to the plain settings the adapters take."""
+from __future__ import annotations
+
+from django.conf import settings
+
+from connectors.engine.mapping import MappingSpec, build_field_specs
+from connectors.kafka.config import KafkaSettings
+from connectors.models import KafkaCluster, ObjectMapping, SalesforceOrg
+from connectors.salesforce.auth import SalesforceCredentials
+from connectors.salesforce.client import SalesforceClient
+
+
+def kafka_settings(cluster: KafkaCluster) -> KafkaSettings:
+    return KafkaSettings(
+        bootstrap_servers=cluster.bootstrap_servers,
+        topic_prefix=cluster.topic_prefix,
+        partitions=cluster.partitions,
+        replication_factor=cluster.replication_factor,
+        security_protocol=cluster.security_protocol,
+        sasl_mechanism=cluster.sasl_mechanism,
+        sasl_username=cluster.sasl_username,
+        sasl_password=cluster.sasl_password,
+    )
+
+
+def salesforce_credentials(org: SalesforceOrg) -> SalesforceCredentials:
+    return SalesforceCredentials(
+        login_url=org.login_url,
+        auth_flow=org.auth_flow,
+        username=org.username,
+        password=org.password,
+        security_token=org.security_token,
+        client_id=org.client_id,
+        client_secret=org.client_secret,
+        api_version=org.api_version,
+        ca_bundle=org.ca_bundle,
+    )
+
+
+def salesforce_client(org: SalesforceOrg, **kwargs: object) -> SalesforceClient:
+    return SalesforceClient(salesforce_credentials(org), client_name=settings.SYNC["CLIENT_NAME"], **kwargs)
+
+
+def mapping_spec(mapping: ObjectMapping) -> MappingSpec:
+    rows = mapping.fields.filter(enabled=True).values_list("sf_field", "mongo_field", "sf_type", "conversion")
+    return MappingSpec(
+        name=mapping.name,
+        sf_object=mapping.sf_object,
+        collection=mapping.collection,
+        key_field=mapping.key_field,
+        delete_mode=mapping.delete_mode,
+        fields=build_field_specs(rows),
+    )

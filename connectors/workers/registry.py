@@ -1,0 +1,48 @@
+"""Every kind of worker, by name, and how to build them from the configured mappings."""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from datetime import timedelta
+
+from django.conf import settings
+
+from connectors.models import KafkaCluster, ObjectMapping
+from connectors.wiring import kafka_settings, salesforce_client
+from connectors.workers.base import Worker
+from connectors.workers.mongo_apply import MongoApply
+from connectors.workers.sf_capture import ProgressCallback, SalesforceCapture
+
+WORKER_KINDS = ("sf-capture", "mongo-apply")
+
+
+def build_workers(
+    kinds: set[str], stop: threading.Event, progress: ProgressCallback | None = None, mapping_names: set[str] | None = None
+) -> list[Worker]:
+    """Workers for every enabled mapping. Raises KafkaUnavailable / MongoUnavailable (one line each)."""
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    sync = settings.SYNC
+    mappings = [
+        m
+        for m in ObjectMapping.objects.filter(enabled=True).select_related("org", "kafka", "mongo")
+        if m.captures_salesforce and (not mapping_names or m.name in mapping_names)
+    ]
+    workers: list[Worker] = []
+    if "sf-capture" in kinds:
+        for mapping in mappings:
+            client = salesforce_client(mapping.org, should_stop=stop.is_set)
+            workers.append(
+                SalesforceCapture(
+                    mapping,
+                    client,
+                    kafka_settings(mapping.kafka),
+                    owner=owner,
+                    lookback=timedelta(seconds=sync["CAPTURE_LOOKBACK_SECONDS"]),
+                    progress=progress,
+                )
+            )
+    if "mongo-apply" in kinds:
+        for cluster in KafkaCluster.objects.filter(mappings__in=[m.pk for m in mappings]).distinct():
+            workers.append(MongoApply(cluster, batch_size=sync["APPLY_BATCH_SIZE"], should_stop=stop.is_set))
+    return workers

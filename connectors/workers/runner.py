@@ -1,0 +1,105 @@
+"""Runs workers in threads until told to stop; publishes heartbeats and counters."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections import Counter
+
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from connectors.kafka.topics import KafkaUnavailable
+from connectors.models import WorkerStatus
+from connectors.mongo.client import MongoUnavailable
+from connectors.salesforce.auth import SalesforceLoginError
+from connectors.workers.base import Worker
+from connectors.workers.mongo_apply import ShuttingDown
+
+log = logging.getLogger(__name__)
+
+#: Failures whose message already says what to check: logged as one line, no traceback.
+EXPLAINED_FAILURES = (KafkaUnavailable, MongoUnavailable, SalesforceLoginError)
+MAX_BACKOFF_SECONDS = 30.0
+HEARTBEAT_SECONDS = 2.0
+
+
+class WorkerRunner:
+    def __init__(self, workers: list[Worker], stop: threading.Event) -> None:
+        self.workers = workers
+        self.stop = stop
+        self._last_error: dict[str, str] = {}
+        self._state: dict[str, str] = {w.name: "running" for w in workers}
+
+    def run(self) -> None:
+        """Blocks until `stop` is set and every worker has finished its in-flight step."""
+        threads = [threading.Thread(target=self._loop, args=(w,), name=w.name, daemon=True) for w in self.workers]
+        for thread in threads:
+            thread.start()
+        while not self.stop.wait(HEARTBEAT_SECONDS):
+            self._beat()
+            if not any(t.is_alive() for t in threads):
+                break
+        for thread in threads:
+            thread.join()
+        self._beat(final=True)
+
+    def _loop(self, worker: Worker) -> None:
+        backoff = 1.0
+        try:
+            while not self.stop.is_set():
+                try:
+                    did_work = worker.step()
+                    backoff = 1.0
+                    self._state[worker.name] = "running"
+                except ShuttingDown:
+                    break
+                except EXPLAINED_FAILURES as exc:
+                    self._failed(worker, str(exc), backoff, traceback=False)
+                    backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                    continue
+                except Exception as exc:  # a worker never dies of one bad step
+                    self._failed(worker, f"{type(exc).__name__}: {exc}", backoff, traceback=True)
+                    backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                    close_old_connections()
+                    continue
+                if not did_work:
+                    self.stop.wait(worker.idle_seconds())
+        finally:
+            try:
+                worker.close()
+            except Exception:
+                log.exception("%s: error while closing", worker.name)
+            self._state[worker.name] = "stopped"
+            connection.close()
+
+    def _failed(self, worker: Worker, message: str, backoff: float, traceback: bool) -> None:
+        self._last_error[worker.name] = message
+        self._state[worker.name] = "failing"
+        worker.counters["failures"] += 1
+        if traceback:
+            log.exception("%s failed; retrying in %.0f s", worker.name, backoff)
+        else:
+            log.error("%s: %s; retrying in %.0f s", worker.name, message, backoff)
+        self.stop.wait(backoff)
+
+    def _beat(self, final: bool = False) -> None:
+        host, pid, now = socket.gethostname(), os.getpid(), timezone.now()
+        try:
+            for worker in self.workers:
+                WorkerStatus.objects.update_or_create(
+                    name=worker.name,
+                    host=host,
+                    pid=pid,
+                    defaults={
+                        "last_beat": now,
+                        "state": "stopped" if final else self._state.get(worker.name, "running"),
+                        "counters": dict(Counter(worker.counters)),
+                        "last_error": self._last_error.get(worker.name, ""),
+                    },
+                )
+        except Exception:
+            log.exception("could not record worker heartbeats")
+        finally:
+            close_old_connections()

@@ -1,0 +1,160 @@
+"""Project settings, read from the environment only here.
+
+Every value can be given as an environment variable (or in a `.env` file at the
+project root); bad values fail at start-up with a message naming the variable.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def _positive_int(name: str, default: int) -> int:
+    try:
+        value = env.int(name, default=default)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a whole number: {exc}") from exc
+    if value <= 0:
+        raise ImproperlyConfigured(f"{name} must be greater than zero, got {value}")
+    return value
+
+
+def _positive_float(name: str, default: float) -> float:
+    try:
+        value = env.float(name, default=default)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number: {exc}") from exc
+    if value <= 0:
+        raise ImproperlyConfigured(f"{name} must be greater than zero, got {value}")
+    return value
+
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-change-me")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# Fernet key(s) encrypting connection secrets at rest. The first key encrypts;
+# every key listed decrypts, so keys can be rotated.
+FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
+if not FIELD_ENCRYPTION_KEY:
+    raise ImproperlyConfigured(
+        "FIELD_ENCRYPTION_KEY is not set: generate one with "
+        "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'` "
+        "(scripts/demo.sh writes one into .env for you)"
+    )
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "encrypted_model_fields",
+    "channels",
+    "connectors",
+    "dashboard",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "syncsite.urls"
+ASGI_APPLICATION = "syncsite.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# SQLite by default; PostgreSQL (or any database) when DATABASE_URL says so.
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Workers and the web process share the file: wait for locks instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    DATABASES["default"]["OPTIONS"]["init_command"] = "PRAGMA journal_mode=WAL;"
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- Sync defaults. Connection rows in the admin take precedence; these seed the
+# default connections (`manage.py setupsync`) and serve the embedded demo.
+SYNC = {
+    "KAFKA_BOOTSTRAP_SERVERS": env.str("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:9092"),
+    "KAFKA_TOPIC_PREFIX": env.str("KAFKA_TOPIC_PREFIX", default="sync"),
+    "KAFKA_TOPIC_PARTITIONS": _positive_int("KAFKA_TOPIC_PARTITIONS", 3),
+    "KAFKA_REPLICATION_FACTOR": _positive_int("KAFKA_REPLICATION_FACTOR", 1),
+    "MONGODB_URI": env.str("MONGODB_URI", default="mongodb://127.0.0.1:27017"),
+    "MONGODB_DATABASE": env.str("MONGODB_DATABASE", default="salesforce"),
+    "SF_LOGIN_URL": env.str("SF_LOGIN_URL", default="https://127.0.0.1:8443"),
+    "SF_USERNAME": env.str("SF_USERNAME", default="admin@demo.sfemu"),
+    "SF_PASSWORD": env.str("SF_PASSWORD", default="demo-password"),
+    "SF_SECURITY_TOKEN": env.str("SF_SECURITY_TOKEN", default="DEMOTOKEN"),
+    "SF_CLIENT_ID": env.str("SF_CLIENT_ID", default="sfemu-demo-client"),
+    "SF_CLIENT_SECRET": env.str("SF_CLIENT_SECRET", default="sfemu-demo-secret"),
+    "SF_API_VERSION": env.str("SF_API_VERSION", default="62.0"),
+    # A CA bundle for orgs behind a private CA (the emulator's); empty = system CAs.
+    "SF_CA_BUNDLE": env.str("SF_CA_BUNDLE", default=""),
+    "POLL_INTERVAL_SECONDS": _positive_float("SYNC_POLL_INTERVAL_SECONDS", 1.0),
+    "APPLY_BATCH_SIZE": _positive_int("SYNC_APPLY_BATCH_SIZE", 1000),
+    "CAPTURE_PAGE_SIZE": _positive_int("SYNC_CAPTURE_PAGE_SIZE", 2000),
+    # Records whose SystemModstamp is this close to "now" are re-read on the next
+    # poll: a transaction that commits late can carry an earlier stamp.
+    "CAPTURE_LOOKBACK_SECONDS": _positive_float("SYNC_CAPTURE_LOOKBACK_SECONDS", 5.0),
+    "CLIENT_NAME": env.str("SYNC_CLIENT_NAME", default="sfmongosync"),
+}

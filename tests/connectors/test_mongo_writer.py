@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from connectors.mongo.client import MongoUnavailable, connect
+from connectors.mongo.setup import ensure_collection
+from connectors.mongo.writer import DocumentChange, write_changes
+from devstack.health import free_port
+
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+NOW = datetime.now(timezone.utc)
+
+
+@pytest.fixture
+def collection(stack, unique):
+    client = connect(stack.mongodb_uri)
+    ensure_collection(client[unique], "accounts", "sf_id", ["accountId"])
+    yield client[unique]["accounts"]
+    client.drop_database(unique)
+    client.close()
+
+
+def upsert(key: str, stamp: datetime, **values) -> DocumentChange:
+    return DocumentChange(key, "upsert", stamp, values, event_id=f"e-{key}-{stamp.timestamp()}")
+
+
+def test_an_older_modstamp_never_overwrites_a_newer_one(collection):
+    write_changes(collection, "sf_id", [upsert("001A", T0 + timedelta(seconds=5), name="new")], NOW)
+    outcome = write_changes(collection, "sf_id", [upsert("001A", T0, name="old")], NOW)
+    assert (outcome.applied, outcome.stale, outcome.failures) == (0, 1, [])
+    assert collection.find_one({"sf_id": "001A"})["name"] == "new"
+    assert collection.count_documents({}) == 1
+
+
+def test_the_same_change_applied_twice_leaves_one_document(collection):
+    change = upsert("001B", T0, name="Acme")
+    write_changes(collection, "sf_id", [change], NOW)
+    write_changes(collection, "sf_id", [change], NOW)
+    assert collection.count_documents({"sf_id": "001B"}) == 1
+
+
+def test_delete_removes_and_mark_deleted_keeps_a_marked_document(collection):
+    write_changes(collection, "sf_id", [upsert("001C", T0, name="a"), upsert("001D", T0, name="b")], NOW)
+    later = T0 + timedelta(seconds=1)
+    write_changes(collection, "sf_id", [DocumentChange("001C", "delete", later, {}, "d1"),
+                                        DocumentChange("001D", "mark_deleted", later, {}, "d2")], NOW)
+    assert collection.find_one({"sf_id": "001C"}) is None
+    marked = collection.find_one({"sf_id": "001D"})
+    assert marked["_sync"]["deleted"] is True and marked["name"] == "b"
+
+
+def test_a_record_level_failure_is_reported_and_the_rest_of_the_batch_is_applied(collection):
+    # An application's own validator on the collection refuses a document of the wrong shape.
+    collection.database.command("collMod", collection.name,
+                                validator={"$jsonSchema": {"properties": {"name": {"bsonType": "string"}}}})
+    outcome = write_changes(collection, "sf_id", [upsert("001E", T0, name="fine"), upsert("001F", T0, name=42)], NOW)
+    assert outcome.applied == 1
+    assert [(c.key, code) for c, code, _ in outcome.failures] == [("001F", "121")]
+    assert "validation" in outcome.failures[0][2]
+    assert collection.find_one({"sf_id": "001E"})["name"] == "fine"
+
+
+def test_an_unreachable_server_gives_one_line_naming_it():
+    port = free_port()
+    with pytest.raises(MongoUnavailable, match=f"127.0.0.1:{port}"):
+        connect(f"mongodb://127.0.0.1:{port}", timeout_ms=500)
