@@ -1,0 +1,107 @@
+"""Shared by the benchmarks: the embedded services, a product process environment, timing."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Callable
+
+import psutil
+import requests
+from simple_salesforce import Salesforce
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from devstack import Stack, StackConfig  # noqa: E402
+from devstack.health import free_port  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def start_stack(name: str, seed_accounts: int) -> Stack:
+    """Fresh services on free ports under bench/results/<name>-stack (reused seed if present)."""
+    config = StackConfig(
+        root=RESULTS / f"{name}-stack", kafka_port=free_port(), mongo_port=free_port(),
+        salesforce_port=free_port(), seed_accounts=seed_accounts, start_timeout=600,
+    )
+    stack = Stack(config)
+    stack.start()
+    return stack
+
+
+def product_env(stack: Stack, workdir: Path, **extra: str) -> dict[str, str]:
+    prefix = "b" + uuid.uuid4().hex[:8]
+    return {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+        "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
+        "KAFKA_TOPIC_PREFIX": prefix,
+        "MONGODB_URI": stack.mongodb_uri,
+        "MONGODB_DATABASE": prefix,
+        "SF_LOGIN_URL": stack.salesforce_url,
+        "SF_CA_BUNDLE": str(stack.salesforce_ca),
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def start_consumers(env: dict[str, str], log: Path) -> subprocess.Popen:
+    with log.open("wb") as out:
+        return subprocess.Popen([sys.executable, "manage.py", "runconsumers"], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+
+
+def salesforce(stack: Stack) -> Salesforce:
+    session = requests.Session()
+    session.verify = str(stack.salesforce_ca)
+    token = session.post(
+        f"{stack.salesforce_url}/services/oauth2/token",
+        data={"grant_type": "password", "client_id": "sfemu-demo-client", "client_secret": "sfemu-demo-secret",
+              "username": "admin@demo.sfemu", "password": "demo-passwordDEMOTOKEN"},
+        timeout=30,
+    ).json()
+    return Salesforce(instance_url=token["instance_url"], session_id=token["access_token"], session=session,
+                      version="62.0")
+
+
+class PeakRss:
+    """Samples a process's resident memory (with its children) until stopped."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.peak = 0
+
+    def sample(self) -> None:
+        try:
+            total = self.process.memory_info().rss
+            total += sum(c.memory_info().rss for c in self.process.children(recursive=True))
+        except psutil.Error:
+            return
+        self.peak = max(self.peak, total)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, every: Callable[[], None] = lambda: None,
+               interval: float = 0.2) -> float:
+    """Seconds until `condition()` held; raises TimeoutError."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        every()
+        if condition():
+            return time.monotonic() - started
+        time.sleep(interval)
+    raise TimeoutError(f"not done after {timeout:.0f} s")
+
+
+def save(name: str, figures: dict) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(figures, indent=2))
+    print(json.dumps(figures, indent=2))

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Run the benchmarks; figures are printed and kept in bench/results/*.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/venv.sh
+"$VENV/bin/python" bench/backfill.py --accounts "${BENCH_ACCOUNTS:-100000}"
+"$VENV/bin/python" bench/latency.py --rate 50 --seconds "${BENCH_LATENCY_SECONDS:-60}"

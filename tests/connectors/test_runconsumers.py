@@ -1,0 +1,140 @@
+"""`manage.py runconsumers` as a real process, on SQLite and on PostgreSQL: killed mid-stream
+and restarted, it loses nothing and duplicates nothing; SIGTERM stops it cleanly."""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from connectors.mongo.client import connect
+from tests.connectors.helpers import salesforce_for_tests, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path, unique) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'db.sqlite3'}"
+        return
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        reason = f"no PostgreSQL server at {POSTGRES_ADMIN_URL} ({exc.__class__.__name__}: {str(exc).strip()})"
+        if os.environ.get("REQUIRE_POSTGRES"):
+            pytest.fail(f"REQUIRE_POSTGRES is set but {reason}")
+        pytest.skip(reason)
+    admin.execute(f'CREATE DATABASE "{unique}"')
+    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{unique}"
+    admin.execute(f'DROP DATABASE "{unique}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.fixture
+def process_env(stack, unique, database_url) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
+        "KAFKA_TOPIC_PREFIX": unique,
+        "MONGODB_URI": stack.mongodb_uri,
+        "MONGODB_DATABASE": unique,
+        "SF_LOGIN_URL": stack.salesforce_url,
+        "SF_CA_BUNDLE": str(stack.salesforce_ca),
+        "SYNC_POLL_INTERVAL_SECONDS": "0.3",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True)
+
+
+class Consumers:
+    """One runconsumers process at a time, its output appended to a log file."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env, self.log = env, log
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen([sys.executable, "manage.py", "runconsumers"], cwd=ROOT, env=self.env,
+                                            stdout=out, stderr=subprocess.STDOUT)
+
+    def signal(self, signum: int) -> int:
+        assert self.process is not None
+        self.process.send_signal(signum)
+        return self.process.wait(timeout=60)
+
+
+@pytest.fixture
+def consumers(process_env, tmp_path) -> Iterator[Consumers]:
+    manage(process_env, "migrate", "--noinput")
+    manage(process_env, "setupsync", "--objects", "Account")
+    running = Consumers(process_env, tmp_path / "runconsumers.log")
+    yield running
+    if running.process and running.process.poll() is None:
+        running.process.kill()
+        running.process.wait()
+
+
+def salesforce_state(sf) -> dict[str, str]:
+    return {r["Id"]: r["Name"] for r in sf.query_all("SELECT Id, Name FROM Account")["records"]}
+
+
+def mongo_state(collection) -> dict[str, str]:
+    return {d["sf_id"]: d.get("name") for d in collection.find({}, {"sf_id": 1, "name": 1})}
+
+
+def edit_accounts(sf, count: int, seed: int, done: threading.Event) -> None:
+    """A bounded mix of updates, creates and deletes, as a user would make them."""
+    rng = random.Random(seed)
+    ids = sorted(salesforce_state(sf))
+    for n in range(count):
+        roll = rng.random()
+        if roll < 0.7 and ids:
+            sf.Account.update(rng.choice(ids), {"Name": f"Edited {seed}-{n}"})
+        elif roll < 0.9:
+            ids.append(sf.Account.create({"Name": f"Created {seed}-{n}"})["id"])
+        elif ids:
+            sf.Account.delete(ids.pop(rng.randrange(len(ids))))
+    done.set()
+
+
+def test_killed_mid_stream_and_restarted_it_loses_and_duplicates_nothing(stack, consumers, process_env):
+    sf = salesforce_for_tests(stack)
+    client = connect(stack.mongodb_uri)
+    accounts = client[process_env["MONGODB_DATABASE"]]["accounts"]
+    try:
+        consumers.start()
+        wait_for(lambda: mongo_state(accounts) == salesforce_state(sf), timeout=90, message="the initial backfill")
+
+        finished = threading.Event()
+        editor = threading.Thread(target=edit_accounts, args=(sf, 120, os.getpid(), finished))
+        editor.start()
+        wait_for(lambda: accounts.count_documents({"name": {"$regex": "^(Edited|Created) "}}) >= 10,
+                 message="edits flowing")
+        assert consumers.signal(signal.SIGKILL) == -signal.SIGKILL
+        consumers.start()
+        editor.join(timeout=120)
+        assert finished.is_set()
+
+        wait_for(lambda: mongo_state(accounts) == salesforce_state(sf), timeout=90,
+                 message="MongoDB to match Salesforce after the restart")
+        assert accounts.count_documents({}) == len(salesforce_state(sf)), "no duplicate documents"
+
+        assert consumers.signal(signal.SIGTERM) == 0
+        assert "all workers stopped" in consumers.log.read_text()
+    finally:
+        client.drop_database(process_env["MONGODB_DATABASE"])
+        client.close()
