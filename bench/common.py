@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Callable
 
 import psutil
-import requests
 from simple_salesforce import Salesforce
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from connectors.salesforce.auth import CABundleSession  # noqa: E402
 from devstack import Stack, StackConfig  # noqa: E402
 from devstack.health import free_port  # noqa: E402
 
@@ -61,7 +61,7 @@ def start_consumers(env: dict[str, str], log: Path) -> subprocess.Popen:
 
 
 def salesforce(stack: Stack) -> Salesforce:
-    session = requests.Session()
+    session = CABundleSession()  # keeps our CA even where REQUESTS_CA_BUNDLE is set
     session.verify = str(stack.salesforce_ca)
     token = session.post(
         f"{stack.salesforce_url}/services/oauth2/token",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from connectors.kafka.config import KafkaSettings
 
@@ -43,6 +43,19 @@ class BatchConsumer:
             self._consumer.commit(
                 offsets=[TopicPartition(t, p, o + 1) for (t, p), o in highest.items()], asynchronous=False
             )
+
+    def rewind(self, messages: list[Message]) -> None:
+        """Seek back to the first of these messages in each partition, so a batch that could
+        not be applied is consumed again instead of being skipped by a later commit."""
+        lowest: dict[tuple[str, int], int] = {}
+        for message in messages:
+            key = (message.topic(), message.partition())
+            lowest[key] = min(lowest.get(key, message.offset()), message.offset())
+        for (topic, partition), offset in lowest.items():
+            try:
+                self._consumer.seek(TopicPartition(topic, partition, offset))
+            except KafkaException as exc:  # revoked meanwhile: its new owner starts from the commit
+                log.info("kafka consumer: could not rewind %s[%d]: %s", topic, partition, exc)
 
     def close(self) -> None:
         self._consumer.close()

@@ -34,8 +34,22 @@ class SalesforceLoginError(RuntimeError):
     """Login failed; str() is one line naming the host and what to check."""
 
 
+class CABundleSession(requests.Session):
+    """A session whose own `verify` wins over REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE.
+
+    Plain requests lets those variables override `session.verify` (psf/requests#3829),
+    which would silently drop an org's configured CA bundle on machines that set them.
+    """
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
+        merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None or verify is True:
+            merged["verify"] = self.verify
+        return merged
+
+
 def new_http_session(credentials: SalesforceCredentials) -> requests.Session:
-    session = requests.Session()
+    session = CABundleSession()
     if credentials.ca_bundle:
         session.verify = credentials.ca_bundle
     return session

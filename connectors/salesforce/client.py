@@ -70,7 +70,7 @@ class SalesforceClient:
         connection errors and 5xx with exponential backoff for up to `retry_for_seconds`."""
         retrying = Retrying(
             retry=retry_if_exception(lambda e: _is_transient(e) and not self._should_stop()),
-            wait=wait_exponential_jitter(initial=0.5, max=15),
+            wait=wait_exponential_jitter(multiplier=0.5, max=15),
             stop=stop_after_delay(self._retry_for),
             reraise=True,
             before_sleep=lambda state: log.warning(

@@ -102,6 +102,15 @@ class MongoApply:
         messages = self._consumer.poll_batch(self.batch_size, timeout=0.25)
         if not messages:
             return False
+        try:
+            self._apply(messages)
+        except Exception:
+            self._consumer.rewind(messages)
+            raise
+        return True
+
+    def _apply(self, messages: list[Message]) -> None:
+        """Write the batch, park what cannot be written, then commit the offsets."""
         batches = self._decode(messages)
         for target_name, changes in batches.items():
             target = self._targets[target_name]
@@ -118,7 +127,6 @@ class MongoApply:
         self._dlq.confirm()
         self._consumer.commit(messages)
         self.counters["messages"] += len(messages)
-        return True
 
     def _decode(self, messages: list[Message]) -> dict[str, dict[str, tuple[DocumentChange, Message]]]:
         """Envelopes grouped by mapping and compacted to the last change per record
@@ -168,7 +176,7 @@ class MongoApply:
         """Retry a write through MongoDB outages until it succeeds or we are told to stop."""
         retrying = Retrying(
             retry=retry_if_exception_type((ConnectionFailure, NetworkTimeout)),
-            wait=wait_exponential_jitter(initial=0.2, max=10),
+            wait=wait_exponential_jitter(multiplier=0.2, max=10),
             stop=stop_any(lambda _: self._should_stop()),
             reraise=True,
             before_sleep=lambda s: log.warning("%s: MongoDB write failed (%s); retrying", self.name,

@@ -69,10 +69,15 @@ class SalesforceCapture:
         assert self._pages is not None
         try:
             page = next(self._pages)
+            self._publish(page)
         except StopIteration:
             self._finish_poll()
             return False
-        self._publish(page)
+        except Exception:
+            # Start the next poll again from the checkpoint: nothing of this page counts.
+            self._pages = None
+            self._producer.abandon()
+            raise
         return True
 
     def _start_poll(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from typing import Callable, TypeVar
 
-import requests
+from connectors.salesforce.auth import CABundleSession
 from simple_salesforce import Salesforce
 
 T = TypeVar("T")
@@ -13,7 +13,7 @@ T = TypeVar("T")
 def salesforce_for_tests(stack) -> Salesforce:  # type: ignore[no-untyped-def]
     """simple-salesforce logged in with the OAuth password grant, written apart from the
     connectors' own login code so one cannot hide the other's mistake."""
-    session = requests.Session()
+    session = CABundleSession()  # keeps our CA even where REQUESTS_CA_BUNDLE is set
     session.verify = str(stack.salesforce_ca)
     response = session.post(
         f"{stack.salesforce_url}/services/oauth2/token",

@@ -1,0 +1,1 @@
+"""HTTP layer: Starlette routes emulating Salesforce endpoints (see app.build_app)."""

@@ -1,0 +1,116 @@
+"""``/services/data`` — versions, resources, limits, sobjects and query routing.
+
+Salesforce URLs tolerate trailing slashes (simple-salesforce posts to
+``sobjects/Account/``), so this module routes on path segments itself rather
+than through Starlette's slash-redirecting router.
+"""
+from __future__ import annotations
+
+import re
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .. import MAX_API_VERSION, MIN_API_VERSION, ids
+from ..auth import DAILY_API_MAX
+from ..errors import ApiError, invalid_session, not_found
+from ..org import Org
+from ..query import parse_batch_size
+from . import sobjects as so
+from .http import Call, error_response, json_response
+
+_VERSION_RE = re.compile(r"^v(\d{2})\.0$")
+_RELEASES = {50: "Winter '21", 51: "Spring '21", 52: "Summer '21", 53: "Winter '22", 54: "Spring '22",
+             55: "Summer '22", 56: "Winter '23", 57: "Spring '23", 58: "Summer '23", 59: "Winter '24",
+             60: "Spring '24", 61: "Summer '24", 62: "Winter '25"}
+_RESERVED = {"describe", "updated", "deleted"}
+
+
+async def versions(request: Request) -> Response:
+    """Unauthenticated version list (doubles as the health check)."""
+    return json_response([{"label": _RELEASES.get(v, f"v{v}.0"), "url": f"/services/data/v{v}.0", "version": f"{v}.0"}
+                          for v in range(MIN_API_VERSION, MAX_API_VERSION + 1)])
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() in ("bearer", "oauth") else None
+
+
+async def dispatch(request: Request) -> Response:
+    """Authenticate, then run the matching handler in a worker thread (SQLite is blocking)."""
+    org: Org = request.app.state.org
+    segments = [s for s in request.path_params["rest"].split("/") if s]
+    m = _VERSION_RE.match(segments[0]) if segments else None
+    if not m or not MIN_API_VERSION <= int(m[1]) <= MAX_API_VERSION:
+        return error_response(not_found())
+    user_id = org.auth.user_for(_bearer(request))
+    if user_id is None:
+        return error_response(invalid_session(), {"WWW-Authenticate": 'Token'})
+    usage = org.auth.count_request()
+    call = Call(method=request.method, version=f"{m[1]}.0", segments=segments[1:],
+                query_params=request.query_params, headers=request.headers, body=await request.body(),
+                user_id=user_id, host=request.headers.get("host", request.url.netloc),
+                extra_headers={"Sforce-Limit-Info": f"api-usage={usage}/{DAILY_API_MAX}"})
+    try:
+        return await run_in_threadpool(route, org, call)
+    except ApiError as err:
+        return error_response(err, call.extra_headers)
+
+
+def route(org: Org, call: Call) -> Response:
+    """Map path segments (after the version) to a handler."""
+    seg = call.segments
+    if not seg:
+        return resources(call)
+    head, rest = seg[0], seg[1:]
+    if head == "limits" and not rest:
+        return limits(org, call)
+    if head in ("query", "queryAll"):
+        return query(org, call, include_deleted=head == "queryAll", locator=rest[0] if rest else None)
+    if head == "sobjects":
+        if not rest:
+            return so.global_describe(org, call)
+        obj = so.resolve_object(rest[0])
+        tail = rest[1:]
+        if not tail:
+            return so.sobject_root(org, call, obj)
+        if len(tail) == 1 and tail[0] in _RESERVED:
+            handler = {"describe": so.object_describe, "updated": so.updated, "deleted": so.deleted}[tail[0]]
+            if call.method != "GET":
+                raise ApiError(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{call.method}' not allowed. Allowed are GET,HEAD")
+            return handler(org, call, obj)
+        if len(tail) == 1:
+            return so.record(org, call, obj, tail[0])
+        if len(tail) == 2:
+            return so.by_external_id(org, call, obj, tail[0], tail[1])
+    raise not_found()
+
+
+def resources(call: Call) -> Response:
+    base = f"/services/data/v{call.version}"
+    names = ("sobjects", "query", "queryAll", "limits")
+    body = {n: f"{base}/{n}" for n in names}
+    body["identity"] = f"https://{call.host}/id/{ids.ORG_ID}/{call.user_id}"
+    return json_response(body, headers=call.extra_headers)
+
+
+def limits(org: Org, call: Call) -> Response:
+    usage = org.auth.usage
+    return json_response({
+        "DailyApiRequests": {"Max": DAILY_API_MAX, "Remaining": max(0, DAILY_API_MAX - usage)},
+        "DataStorageMB": {"Max": 5, "Remaining": 5},
+        "FileStorageMB": {"Max": 20, "Remaining": 20},
+    }, headers=call.extra_headers)
+
+
+def query(org: Org, call: Call, include_deleted: bool, locator: str | None) -> Response:
+    if call.method != "GET":
+        raise ApiError(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{call.method}' not allowed. Allowed are GET,HEAD")
+    if locator is not None:
+        return json_response(org.queries.more(locator, call.version), headers=call.extra_headers)
+    batch = parse_batch_size(call.headers.get("sforce-query-options"))
+    body = org.queries.run(call.query_params.get("q"), include_deleted, batch, call.version)
+    return json_response(body, headers=call.extra_headers)

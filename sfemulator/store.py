@@ -1,0 +1,245 @@
+"""SQLite persistence for records, sessions and org state.
+
+Contract:
+* one table per sObject (``sobj_<Name>``) with one column per schema field,
+  derived from :mod:`sfemulator.schema`; values are stored in wire-ready form
+  (datetimes as fixed-width UTC text so text order == instant order,
+  booleans as 0/1, Ids as canonical 18-char strings);
+* deletes are soft (IsDeleted=1), like the recycle bin;
+* reads use a per-thread connection (WAL: readers never block writers);
+  writes are serialised by one process-wide lock so SQLite never reports BUSY.
+"""
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from . import ids
+from .schema import OBJECTS, USER, Field, SObject
+from .timefmt import ModstampClock, format_ms
+
+_SQL_TYPES = {"boolean": "INTEGER", "int": "INTEGER", "double": "REAL", "currency": "REAL",
+              "percent": "REAL"}
+
+
+def q(name: str) -> str:
+    """Quote an SQL identifier (schema names are trusted, quoting keeps keywords like Order safe)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def columns(obj: SObject) -> list[str]:
+    """Stored columns: every schema field, plus IsDeleted for objects that don't expose it."""
+    cols = [f.name for f in obj.fields]
+    if "IsDeleted" not in cols:
+        cols.insert(1, "IsDeleted")
+    return cols
+
+
+def _column_ddl(obj: SObject, name: str) -> str:
+    f = obj.field(name)
+    sql_type = _SQL_TYPES.get(f.type, "TEXT") if f else "INTEGER"
+    collate = " COLLATE NOCASE" if f is not None and f.is_text else ""
+    return f"{q(name)} {sql_type}{collate}"
+
+
+class Store:
+    """All persistent state of one emulated org (one SQLite file)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        self._local = threading.local()
+        self._all_conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._write_lock = threading.RLock()
+        self._counters: dict[str, int] = {}
+        self._order_number = 0
+        self._init_db()
+        self.clock = ModstampClock(self._max_modstamp_ms())
+
+    # -- connections -------------------------------------------------------
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit; writes go through :meth:`write`)."""
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            c = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            c.execute("PRAGMA journal_mode=WAL")
+            c.execute("PRAGMA synchronous=NORMAL")
+            c.execute("PRAGMA cache_size=-65536")
+            c.execute("PRAGMA temp_store=MEMORY")
+            self._local.conn = c
+            with self._conns_lock:
+                self._all_conns.append(c)
+        return c
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, serialised across threads; rolls back on error."""
+        with self._write_lock:
+            c = self.conn()
+            depth = getattr(self._local, "depth", 0)
+            if depth:  # nested: join the outer transaction
+                self._local.depth = depth + 1
+                try:
+                    yield c
+                finally:
+                    self._local.depth = depth
+                return
+            c.execute("BEGIN IMMEDIATE")
+            self._local.depth = 1
+            try:
+                yield c
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            finally:
+                self._local.depth = 0
+            c.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._conns_lock:
+            for c in self._all_conns:
+                try:
+                    c.close()
+                except sqlite3.Error:
+                    pass
+            self._all_conns.clear()
+        self._local = threading.local()
+
+    # -- schema ------------------------------------------------------------
+    def _init_db(self) -> None:
+        with self.write() as c:
+            c.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            c.execute("CREATE TABLE IF NOT EXISTS sessions (token TEXT PRIMARY KEY, user_id TEXT NOT NULL,"
+                      " issued_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL)")
+            for obj in OBJECTS.values():
+                cols = columns(obj)
+                ddl = ", ".join(_column_ddl(obj, n) for n in cols)
+                c.execute(f"CREATE TABLE IF NOT EXISTS {q(obj.table)} ({ddl})")
+                self._ensure_columns(c, obj, cols)
+                t = obj.table
+                c.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {q(t + '_id')} ON {q(t)} (Id)")
+                # The sync's keyset pagination walks (SystemModstamp, Id).
+                c.execute(f"CREATE INDEX IF NOT EXISTS {q(t + '_modstamp')} ON {q(t)} (SystemModstamp, Id)")
+                for f in obj.fields:
+                    if f.type == "reference" and f.name not in ("CreatedById", "LastModifiedById") or f.external_id or f.unique:
+                        c.execute(f"CREATE INDEX IF NOT EXISTS {q(t + '_' + f.name)} ON {q(t)} ({q(f.name)})")
+            for obj in OBJECTS.values():
+                row = c.execute(f"SELECT MAX(Id) FROM {q(obj.table)}").fetchone()
+                self._counters[obj.name] = _counter_of(row[0]) if row[0] else 0
+            row = c.execute(f"SELECT MAX(OrderNumber) FROM {q(OBJECTS['Order'].table)}").fetchone()
+            self._order_number = int(row[0]) if row[0] else 99
+            if self._counters["User"] == 0:
+                self._insert_admin_user(c)
+
+    def _ensure_columns(self, c: sqlite3.Connection, obj: SObject, cols: list[str]) -> None:
+        """Add columns for fields added to the schema after the DB was created."""
+        have = {r[1].lower() for r in c.execute(f"PRAGMA table_info({q(obj.table)})")}
+        for n in cols:
+            if n.lower() not in have:
+                c.execute(f"ALTER TABLE {q(obj.table)} ADD COLUMN {_column_ddl(obj, n)}")
+
+    def _insert_admin_user(self, c: sqlite3.Connection) -> None:
+        now = format_ms(0)
+        self._counters["User"] = 1
+        row = {"Id": ids.ADMIN_USER_ID, "IsDeleted": 0, "Username": "admin@demo.sfemu",
+               "LastName": "Admin", "FirstName": "Demo", "Name": "Demo Admin",
+               "Email": "admin@demo.sfemu", "IsActive": 1, "CreatedDate": now,
+               "CreatedById": ids.ADMIN_USER_ID, "LastModifiedDate": now,
+               "LastModifiedById": ids.ADMIN_USER_ID, "SystemModstamp": now}
+        self.insert_rows(c, USER, [row])
+
+    def _max_modstamp_ms(self) -> int:
+        from .timefmt import parse_datetime
+        best = 0
+        for obj in OBJECTS.values():
+            row = self.conn().execute(f"SELECT MAX(SystemModstamp) FROM {q(obj.table)}").fetchone()
+            if row[0]:
+                dt = parse_datetime(row[0])
+                if dt is not None:
+                    best = max(best, int(dt.timestamp() * 1000))
+        return best
+
+    # -- ids ---------------------------------------------------------------
+    def allocate_ids(self, obj: SObject, n: int = 1) -> list[str]:
+        """Reserve ``n`` new Ids for ``obj`` (monotonic, so Id order == creation order)."""
+        with self._write_lock:
+            start = self._counters[obj.name] + 1
+            self._counters[obj.name] += n
+        return [ids.make_id(obj.key_prefix, i) for i in range(start, start + n)]
+
+    def next_order_numbers(self, n: int = 1) -> list[str]:
+        with self._write_lock:
+            start = self._order_number + 1
+            self._order_number += n
+        return [f"{i:08d}" for i in range(start, start + n)]
+
+    # -- records -----------------------------------------------------------
+    def insert_rows(self, c: sqlite3.Connection, obj: SObject, rows: Sequence[dict]) -> None:
+        """Insert complete rows inside an open :meth:`write` transaction."""
+        if not rows:
+            return
+        cols = columns(obj)
+        sql = (f"INSERT INTO {q(obj.table)} ({', '.join(q(n) for n in cols)}) "
+               f"VALUES ({', '.join('?' for _ in cols)})")
+        c.executemany(sql, [tuple(r.get(n) for n in cols) for r in rows])
+
+    def update_row(self, c: sqlite3.Connection, obj: SObject, record_id: str, values: dict) -> None:
+        if not values:
+            return
+        assignments = ", ".join(f"{q(k)} = ?" for k in values)
+        c.execute(f"UPDATE {q(obj.table)} SET {assignments} WHERE Id = ?", (*values.values(), record_id))
+
+    def fetch(self, obj: SObject, record_id: str, fields: Iterable[str] | None = None) -> dict | None:
+        """One row (including deleted ones) as {column: stored value}, or None."""
+        cols = list(fields) if fields is not None else columns(obj)
+        if "IsDeleted" not in cols:
+            cols.append("IsDeleted")
+        cur = self.conn().execute(
+            f"SELECT {', '.join(q(n) for n in cols)} FROM {q(obj.table)} WHERE Id = ?", (record_id,))
+        row = cur.fetchone()
+        return dict(zip(cols, row)) if row else None
+
+    def find_ids(self, obj: SObject, f: Field, value: Any, limit: int = 10) -> list[str]:
+        """Non-deleted Ids whose ``f`` equals ``value`` (case-insensitive for text)."""
+        cur = self.conn().execute(
+            f"SELECT Id FROM {q(obj.table)} WHERE {q(f.name)} = ? AND IsDeleted = 0 ORDER BY rowid LIMIT ?",
+            (value, limit))
+        return [r[0] for r in cur]
+
+    def exists(self, obj: SObject, record_id: str) -> bool:
+        cur = self.conn().execute(
+            f"SELECT 1 FROM {q(obj.table)} WHERE Id = ? AND IsDeleted = 0", (record_id,))
+        return cur.fetchone() is not None
+
+    def count(self, obj: SObject, include_deleted: bool = False) -> int:
+        where = "" if include_deleted else " WHERE IsDeleted = 0"
+        return self.conn().execute(f"SELECT COUNT(*) FROM {q(obj.table)}{where}").fetchone()[0]
+
+    def is_empty(self) -> bool:
+        """True when the org holds no business records (the admin User doesn't count)."""
+        return all(self.count(o, include_deleted=True) == 0 for o in OBJECTS.values() if o is not USER)
+
+    def read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return self.conn().execute(sql, params).fetchall()
+
+    # -- org key/value state -------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.write() as c:
+            c.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                      (key, value))
+
+
+def _counter_of(record_id: str) -> int:
+    """Inverse of :func:`ids.make_id` for the counter part."""
+    n = 0
+    for ch in record_id[6:15]:
+        n = n * 62 + ids.BASE62.index(ch)
+    return n
