@@ -70,6 +70,12 @@ class ObjectMapping(models.Model):
         MONGO_TO_SF = "mongo_to_sf", "MongoDB → Salesforce"
         BOTH = "both", "Both ways"
 
+    class ConflictPolicy(models.TextChoices):
+        SALESFORCE_WINS = "salesforce_wins", "Salesforce wins"
+        MONGODB_WINS = "mongodb_wins", "MongoDB wins"
+        NEWEST_WINS = "newest_wins", "Newest change wins"
+        MANUAL = "manual", "A person decides (conflict queue)"
+
     class DeleteMode(models.TextChoices):
         REMOVE = "remove", "Remove the document"
         MARK = "mark", "Keep the document, mark it deleted"
@@ -85,7 +91,19 @@ class ObjectMapping(models.Model):
     key_field = models.CharField(
         "MongoDB key field", max_length=100, default="sf_id", help_text="Holds the Salesforce Id; unique index."
     )
-    delete_mode = models.CharField(max_length=16, choices=DeleteMode.choices, default=DeleteMode.REMOVE)
+    delete_mode = models.CharField(
+        "Salesforce deletes in MongoDB", max_length=16, choices=DeleteMode.choices, default=DeleteMode.REMOVE
+    )
+    propagate_mongo_deletes = models.BooleanField(
+        "MongoDB deletes in Salesforce", default=True, help_text="Delete the Salesforce record when its document is deleted."
+    )
+    conflict_policy = models.CharField(max_length=20, choices=ConflictPolicy.choices, default=ConflictPolicy.MANUAL)
+    sf_external_id_field = models.CharField(
+        "Salesforce external-id field",
+        max_length=100,
+        default="Mongo_Id__c",
+        help_text="Holds the MongoDB _id; records born in MongoDB are upserted on it, so a retry never creates a second record.",
+    )
     poll_interval_seconds = models.FloatField(default=1.0)
     enabled = models.BooleanField(default=True)
 
@@ -95,6 +113,10 @@ class ObjectMapping(models.Model):
     @property
     def captures_salesforce(self) -> bool:
         return self.enabled and self.direction in (self.Direction.SF_TO_MONGO, self.Direction.BOTH)
+
+    @property
+    def captures_mongodb(self) -> bool:
+        return self.enabled and self.direction in (self.Direction.MONGO_TO_SF, self.Direction.BOTH)
 
 
 class FieldMapping(models.Model):
@@ -113,6 +135,9 @@ class FieldMapping(models.Model):
     mongo_field = models.CharField("MongoDB field", max_length=100)
     sf_type = models.CharField("Salesforce type", max_length=32, blank=True, help_text="From describe.")
     conversion = models.CharField(max_length=16, choices=Conversion.choices, default=Conversion.AUTO)
+    sf_writable = models.BooleanField(
+        "Salesforce writable", default=True, help_text="From describe (createable or updateable); read-only fields are never written back."
+    )
     enabled = models.BooleanField(default=True)
 
     class Meta:
@@ -197,3 +222,61 @@ class WorkerStatus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}@{self.host}:{self.pid}"
+
+
+class MongoCheckpoint(models.Model):
+    """Where MongoDB capture resumes: the change stream's resume token, moved only after
+    Kafka acknowledged the events before it."""
+
+    mapping = models.OneToOneField(ObjectMapping, on_delete=models.CASCADE, related_name="mongo_checkpoint")
+    resume_token = models.JSONField(null=True, blank=True)
+    cluster_time = models.CharField(max_length=40, blank=True)
+    events_published = models.BigIntegerField(default=0)
+    lease_owner = models.CharField(max_length=200, blank=True)
+    lease_expires = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.mapping.name} @ {self.cluster_time or 'start'}"
+
+
+class Conflict(models.Model):
+    """A record changed on both sides with different values in the same fields, left for a person."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+
+    mapping = models.ForeignKey(ObjectMapping, on_delete=models.CASCADE, related_name="conflicts")
+    salesforce_id = models.CharField(max_length=18, blank=True, db_index=True)
+    mongo_id = models.CharField(max_length=100, blank=True, db_index=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    fields = models.JSONField(help_text="Names of the fields in dispute (Salesforce names).")
+    base_values = models.JSONField()
+    salesforce_values = models.JSONField()
+    mongo_values = models.JSONField()
+    salesforce_changed_at = models.DateTimeField(null=True, blank=True)
+    mongo_changed_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.JSONField(null=True, blank=True, help_text="The values chosen, by field.")
+    resolved_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.mapping.name} {self.salesforce_id or self.mongo_id}: {', '.join(self.fields)}"
+
+
+class WaitingChange(models.Model):
+    """A change to a record with an open conflict: it waits, in order, until the conflict is resolved."""
+
+    conflict = models.ForeignKey(Conflict, on_delete=models.CASCADE, related_name="waiting")
+    topic = models.CharField(max_length=255)
+    key = models.CharField(max_length=200)
+    payload = models.BinaryField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]

@@ -184,10 +184,12 @@ def test_salesforce_emulator_starts_and_answers(
         assert stack.salesforce_ca == tmp_path / "salesforce" / "tls" / "ca.pem"
         assert stack.salesforce_ca.is_file()
         assert salesforce_ready(stack.salesforce_url, stack.salesforce_ca)
+    # Only this stack's emulator (its data dir is unique to the test) must be gone;
+    # other stacks of the session may run emulators of their own.
     assert not any(
         p.is_running()
         for p in psutil.Process().children(recursive=True)
-        if "sfemulator" in " ".join(p.cmdline())
+        if "sfemulator" in " ".join(p.cmdline()) and str(tmp_path) in " ".join(p.cmdline())
     )
 
 
