@@ -56,7 +56,7 @@ def main() -> None:
         plain_moved, plain_seconds = plain_script(stack, database)
 
         manage(env, "migrate", "--noinput")
-        manage(env, "setupsync", "--objects", "Account")
+        manage(env, "setupsync", "--objects", "Account", "--direction", "sf_to_mongo")
         started = time.monotonic()
         consumers = start_consumers(env, workdir / "runconsumers.log")
         rss = PeakRss(consumers.pid)

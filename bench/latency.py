@@ -37,7 +37,7 @@ def main() -> None:
         workdir = Path(tempfile.mkdtemp(prefix="bench-latency-"))
         env = product_env(stack, workdir, SYNC_POLL_INTERVAL_SECONDS="1")
         manage(env, "migrate", "--noinput")
-        manage(env, "setupsync", "--objects", "Account")
+        manage(env, "setupsync", "--objects", "Account", "--direction", "sf_to_mongo")
         consumers = start_consumers(env, workdir / "runconsumers.log")
         collection = MongoClient(stack.mongodb_uri, tz_aware=True)[env["MONGODB_DATABASE"]]["accounts"]
         wait_until(lambda: collection.estimated_document_count() >= len(ids), timeout=300)

@@ -46,7 +46,11 @@ class ChangeEnvelope:
 
     @property
     def key(self) -> str:
-        """The Kafka message key: the Salesforce Id once known, so per-record order holds."""
+        """The Kafka message key, stable for the record's life so per-record order holds:
+        the Salesforce Id for Salesforce changes, the MongoDB _id for MongoDB changes
+        (a document born in MongoDB has no Salesforce Id until its first write-back)."""
+        if self.source == "mongodb":
+            return f"mongo:{self.mongo_id}"
         return self.salesforce_id or f"mongo:{self.mongo_id}"
 
     def to_dict(self) -> dict[str, Any]:

@@ -47,6 +47,10 @@ def create_mapping_from_describe(
             mongo_name += "_"
         taken.add(mongo_name)
         FieldMapping.objects.create(
-            mapping=mapping, sf_field=field["name"], mongo_field=mongo_name, sf_type=field["type"]
+            mapping=mapping,
+            sf_field=field["name"],
+            mongo_field=mongo_name,
+            sf_type=field["type"],
+            sf_writable=bool(field.get("createable") or field.get("updateable")),
         )
     return mapping

@@ -42,7 +42,9 @@ def salesforce_client(org: SalesforceOrg, **kwargs: object) -> SalesforceClient:
 
 
 def mapping_spec(mapping: ObjectMapping) -> MappingSpec:
-    rows = mapping.fields.filter(enabled=True).values_list("sf_field", "mongo_field", "sf_type", "conversion")
+    rows = mapping.fields.filter(enabled=True).values_list(
+        "sf_field", "mongo_field", "sf_type", "conversion", "sf_writable"
+    )
     return MappingSpec(
         name=mapping.name,
         sf_object=mapping.sf_object,
@@ -50,4 +52,8 @@ def mapping_spec(mapping: ObjectMapping) -> MappingSpec:
         key_field=mapping.key_field,
         delete_mode=mapping.delete_mode,
         fields=build_field_specs(rows),
+        conflict_policy=mapping.conflict_policy,
+        two_way=mapping.direction == ObjectMapping.Direction.BOTH,
+        sf_external_id_field=mapping.sf_external_id_field,
+        propagate_mongo_deletes=mapping.propagate_mongo_deletes,
     )

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
@@ -21,11 +22,33 @@ def _creds(args: argparse.Namespace) -> Credentials:
     return Credentials.from_env(**{n: getattr(args, n) for n in Credentials.__dataclass_fields__})
 
 
+def _faults(args: argparse.Namespace) -> dict:
+    """Fault-injection flags of ``serve`` -> the /_emulator/faults JSON shape."""
+    spec: dict = json.loads(args.faults) if args.faults else {}
+    if args.latency_ms is not None:
+        spec["latency_ms"] = args.latency_ms
+    if args.daily_api_limit is not None:
+        spec["daily_api_limit"] = args.daily_api_limit
+    if args.http_503 is not None:
+        spec["http_503"] = {"count": args.http_503}
+    if args.unable_to_lock_row is not None:
+        spec["unable_to_lock_row"] = {"count": args.unable_to_lock_row}
+    return spec
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    from .errors import ApiError
+    from .faults import Faults
     from .server import EmulatorServer, PortInUse
 
+    faults = Faults()
+    try:
+        faults.configure(_faults(args))
+    except (ValueError, ApiError) as exc:
+        print(f"sfemulator: invalid fault settings: {exc}", file=sys.stderr)
+        return 2
     server = EmulatorServer(args.data_dir, args.host, args.port, seed=args.seed, creds=_creds(args),
-                            session_ttl_s=args.session_ttl, access_log=args.access_log)
+                            session_ttl_s=args.session_ttl, access_log=args.access_log, faults=faults)
     ca_display = Path(args.data_dir) / "tls" / "ca.pem"
 
     def ready() -> None:
@@ -96,6 +119,13 @@ def main(argv: list[str] | None = None) -> int:
                        help="seed N Accounts (plus related records) if the org is empty")
     serve.add_argument("--session-ttl", type=int, default=DEFAULT_SESSION_TTL_S, metavar="SECONDS")
     serve.add_argument("--access-log", action="store_true")
+    serve.add_argument("--faults", default=None, metavar="JSON",
+                       help='initial faults, as POST /_emulator/faults, e.g. \'{"http_503": {"count": 2}}\'')
+    serve.add_argument("--latency-ms", type=int, default=None, help="delay every REST API response")
+    serve.add_argument("--daily-api-limit", type=int, default=None, help="lower DailyApiRequests Max")
+    serve.add_argument("--http-503", type=int, default=None, metavar="N", help="fail the next N API calls with 503")
+    serve.add_argument("--unable-to-lock-row", type=int, default=None, metavar="N",
+                       help="fail the next N record writes with UNABLE_TO_LOCK_ROW")
     _add_credential_flags(serve)
     serve.set_defaults(func=cmd_serve)
 

@@ -113,5 +113,11 @@ class Auth:
     def usage(self) -> int:
         return self._usage
 
+    def reset_usage(self) -> None:
+        """Emulator-only: start today's DailyApiRequests count from zero."""
+        with self._lock:
+            self._usage_day, self._usage, self._unflushed = self._today(), 0, 0
+        self.flush()
+
     def flush(self) -> None:
         self.store.set_meta(f"api_usage:{self._usage_day}", str(self._usage))

@@ -294,3 +294,32 @@ def calculated_name(obj: SObject, values: dict) -> str | None:
         return None
     parts = [values.get("FirstName"), values.get("LastName")]
     return " ".join(p for p in parts if p) or None
+
+
+# --- validation rules: data too; sfemulator.rules evaluates them -----------------
+
+#: Operators a rule condition may use ("error when ``field <operator> value`` holds").
+RULE_OPERATORS = ("<", "<=", ">", ">=", "=", "!=", "is_null", "not_null")
+
+
+@dataclass(frozen=True)
+class ValidationRule:
+    """A simple validation rule: the write fails with ``message`` when the condition holds.
+
+    Reported like a real org's rule whose error location is ``field``:
+    ``FIELD_CUSTOM_VALIDATION_EXCEPTION`` with ``fields: [field]``.
+    """
+
+    name: str
+    object: str
+    field: str
+    operator: str
+    value: object = None
+    message: str = ""
+
+
+#: Rules every emulated org starts with (more can be added at runtime, see docs/emulator.md).
+VALIDATION_RULES: tuple[ValidationRule, ...] = (
+    ValidationRule("Amount_Not_Negative", "Opportunity", "Amount", "<", 0,
+                   "Amount must not be negative."),
+)

@@ -17,6 +17,7 @@ import uvicorn
 
 from .api.app import build_app
 from .config import DEFAULT_SESSION_TTL_S, Credentials
+from .faults import Faults
 from .org import Org
 from .tls import ensure_tls
 
@@ -68,7 +69,8 @@ class EmulatorServer:
 
     def __init__(self, data_dir: Path | str, host: str = "127.0.0.1", port: int = 0,
                  seed: int | None = None, creds: Credentials | None = None,
-                 session_ttl_s: int = DEFAULT_SESSION_TTL_S, access_log: bool = False) -> None:
+                 session_ttl_s: int = DEFAULT_SESSION_TTL_S, access_log: bool = False,
+                 faults: Faults | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
         self.port = port
@@ -76,6 +78,7 @@ class EmulatorServer:
         self.creds = creds or Credentials.from_env()
         self.session_ttl_s = session_ttl_s
         self.access_log = access_log
+        self.faults = faults
         self.org: Org | None = None
         self._server: _Uvicorn | None = None
         self._thread: threading.Thread | None = None
@@ -95,7 +98,7 @@ class EmulatorServer:
         try:
             tls = ensure_tls(self.data_dir)
             self.ca_path = tls.ca
-            self.org = Org(self.data_dir, self.creds, self.session_ttl_s)
+            self.org = Org(self.data_dir, self.creds, self.session_ttl_s, faults=self.faults)
             if self.seed is not None and self.org.store.is_empty():
                 from .seed import seed_org
                 seed_org(self.org.store, self.seed)

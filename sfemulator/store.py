@@ -31,16 +31,25 @@ def q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+#: Internal columns stored on every record table but never described, queried or returned.
+#: ``_LastModifiedClient``: the ``Sforce-Call-Options: client=`` value of the last write.
+HIDDEN_COLUMNS = {"_LastModifiedClient": "TEXT"}
+CLIENT_COLUMN = "_LastModifiedClient"
+
+
 def columns(obj: SObject) -> list[str]:
-    """Stored columns: every schema field, plus IsDeleted for objects that don't expose it."""
+    """Stored columns: every schema field, IsDeleted for objects that don't expose it, hidden columns."""
     cols = [f.name for f in obj.fields]
     if "IsDeleted" not in cols:
         cols.insert(1, "IsDeleted")
+    cols.extend(HIDDEN_COLUMNS)
     return cols
 
 
 def _column_ddl(obj: SObject, name: str) -> str:
     f = obj.field(name)
+    if f is None and name in HIDDEN_COLUMNS:
+        return f"{q(name)} {HIDDEN_COLUMNS[name]}"
     sql_type = _SQL_TYPES.get(f.type, "TEXT") if f else "INTEGER"
     collate = " COLLATE NOCASE" if f is not None and f.is_text else ""
     return f"{q(name)} {sql_type}{collate}"
@@ -99,6 +108,18 @@ class Store:
                 self._local.depth = 0
             c.execute("COMMIT")
 
+    @contextmanager
+    def savepoint(self, c: sqlite3.Connection) -> Iterator[None]:
+        """A nested unit inside an open :meth:`write`: undone alone if its body raises."""
+        c.execute("SAVEPOINT rec")
+        try:
+            yield
+        except BaseException:
+            c.execute("ROLLBACK TO rec")
+            c.execute("RELEASE rec")
+            raise
+        c.execute("RELEASE rec")
+
     def close(self) -> None:
         with self._conns_lock:
             for c in self._all_conns:
@@ -115,6 +136,15 @@ class Store:
             c.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             c.execute("CREATE TABLE IF NOT EXISTS sessions (token TEXT PRIMARY KEY, user_id TEXT NOT NULL,"
                       " issued_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL)")
+            # Append-only change log (the future CDC source); seq is never reused.
+            c.execute("CREATE TABLE IF NOT EXISTS change_log (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+                      " record_id TEXT NOT NULL, object TEXT NOT NULL, change_type TEXT NOT NULL,"
+                      " fields TEXT NOT NULL, client TEXT, origin TEXT, user_id TEXT NOT NULL,"
+                      " commit_ts TEXT NOT NULL)")
+            c.execute("CREATE INDEX IF NOT EXISTS change_log_record ON change_log (record_id)")
+            # Records purged from the recycle bin: getDeleted keeps reporting them.
+            c.execute("CREATE TABLE IF NOT EXISTS purged (record_id TEXT PRIMARY KEY, object TEXT NOT NULL,"
+                      " deleted_date TEXT NOT NULL, purged_date TEXT NOT NULL)")
             for obj in OBJECTS.values():
                 cols = columns(obj)
                 ddl = ", ".join(_column_ddl(obj, n) for n in cols)
@@ -209,6 +239,9 @@ class Store:
             f"SELECT Id FROM {q(obj.table)} WHERE {q(f.name)} = ? AND IsDeleted = 0 ORDER BY rowid LIMIT ?",
             (value, limit))
         return [r[0] for r in cur]
+
+    def delete_row(self, c: sqlite3.Connection, obj: SObject, record_id: str) -> None:
+        c.execute(f"DELETE FROM {q(obj.table)} WHERE Id = ?", (record_id,))
 
     def exists(self, obj: SObject, record_id: str) -> bool:
         cur = self.conn().execute(

@@ -137,8 +137,8 @@ def prepare_write(obj: SObject, payload: Any, *, creating: bool, store: Store,
     """Validate a create/update payload and return stored values.
 
     ``extra_writable`` names fields allowed despite their flags (the external
-    Id field carried in an upsert URL).  ``record_id`` is the record being
-    updated, excluded from uniqueness checks.
+    Id field carried in an upsert URL).  Uniqueness is checked separately
+    (:func:`check_unique`), after validation rules.
     """
     if not isinstance(payload, dict):
         raise _cannot_deserialize(f"SObject of type {obj.name}", payload)
@@ -171,7 +171,6 @@ def prepare_write(obj: SObject, payload: Any, *, creating: bool, store: Store,
     if missing:
         raise ApiError(400, "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing)
     _check_references(obj, values, store)
-    _check_unique(obj, values, store, record_id)
     return values
 
 
@@ -185,7 +184,11 @@ def _check_references(obj: SObject, values: dict, store: Store) -> None:
             raise ApiError(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [])
 
 
-def _check_unique(obj: SObject, values: dict, store: Store, record_id: str | None) -> None:
+def check_unique(obj: SObject, values: dict, store: Store, record_id: str | None) -> None:
+    """DUPLICATE_VALUE when a unique field (e.g. the external Id) clashes with another live record.
+
+    Run last, after validation rules, like the database's unique index on a real org.
+    """
     for name, value in values.items():
         f = obj.field(name)
         if f is None or not f.unique or value is None:

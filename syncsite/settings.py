@@ -161,4 +161,6 @@ SYNC = {
     # poll: a transaction that commits late can carry an earlier stamp.
     "CAPTURE_LOOKBACK_SECONDS": _positive_float("SYNC_CAPTURE_LOOKBACK_SECONDS", 5.0),
     "CLIENT_NAME": env.str("SYNC_CLIENT_NAME", default="sfmongosync"),
+    # Salesforce writes pause when API usage reaches this share of the daily limit.
+    "API_PAUSE_AT_SHARE": _positive_float("SYNC_API_PAUSE_AT_SHARE", 0.9),
 }

@@ -12,6 +12,8 @@ class FieldSpec:
     sf_field: str
     mongo_field: str
     conversion: str | None  # already resolved: None passes the value through
+    sf_type: str = "string"
+    sf_writable: bool = True
 
 
 @dataclass(frozen=True)
@@ -24,17 +26,21 @@ class MappingSpec:
     key_field: str
     delete_mode: str
     fields: tuple[FieldSpec, ...]
+    conflict_policy: str = "manual"
+    two_way: bool = False
+    sf_external_id_field: str = "Mongo_Id__c"
+    propagate_mongo_deletes: bool = True
 
     @property
     def sf_field_names(self) -> list[str]:
         return [f.sf_field for f in self.fields]
 
 
-def build_field_specs(rows: Iterable[tuple[str, str, str, str]]) -> tuple[FieldSpec, ...]:
-    """From (sf_field, mongo_field, sf_type, conversion) rows to resolved specs."""
+def build_field_specs(rows: Iterable[tuple[str, str, str, str, bool]]) -> tuple[FieldSpec, ...]:
+    """From (sf_field, mongo_field, sf_type, conversion, sf_writable) rows to resolved specs."""
     return tuple(
-        FieldSpec(sf_field, mongo_field, resolve_conversion(conversion, sf_type))
-        for sf_field, mongo_field, sf_type, conversion in rows
+        FieldSpec(sf_field, mongo_field, resolve_conversion(conversion, sf_type), sf_type, sf_writable)
+        for sf_field, mongo_field, sf_type, conversion, sf_writable in rows
     )
 
 

@@ -56,5 +56,9 @@ def salesforce_topic(prefix: str, sf_object: str) -> str:
     return f"{prefix}.sf.{sf_object}"
 
 
+def mongo_topic(prefix: str, collection: str) -> str:
+    return f"{prefix}.mongo.{collection}"
+
+
 def dead_letter_topic(prefix: str) -> str:
     return f"{prefix}.deadletter"

@@ -16,6 +16,8 @@ from pymongo import DeleteOne, UpdateOne
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
+from connectors.mongo import meta
+
 DUPLICATE_KEY = 11000
 
 
@@ -28,6 +30,9 @@ class DocumentChange:
     modstamp: datetime
     document: dict[str, Any]
     event_id: str
+    #: The new last-synced values (and their hash) to store in `_sync`; None leaves them.
+    base: dict[str, Any] | None = None
+    base_hash: str = ""
 
 
 @dataclass
@@ -38,10 +43,9 @@ class WriteOutcome:
 
 
 def _guard(key_field: str, change: DocumentChange) -> dict[str, Any]:
-    return {
-        key_field: change.key,
-        "$or": [{"_sync.sf_modstamp": {"$lte": change.modstamp}}, {"_sync.sf_modstamp": {"$exists": False}}],
-    }
+    # "not newer than this change" (also true when there is no stamp yet), as one predicate
+    # rather than an $or, so the server can stay on the key index.
+    return {key_field: change.key, meta.SF_MODSTAMP: {"$not": {"$gt": change.modstamp}}}
 
 
 def _operation(key_field: str, change: DocumentChange, now: datetime) -> UpdateOne | DeleteOne:
@@ -49,14 +53,16 @@ def _operation(key_field: str, change: DocumentChange, now: datetime) -> UpdateO
     if change.op == "delete":
         return DeleteOne(guard)
     sync_meta = {
-        "_sync.sf_modstamp": change.modstamp,
-        "_sync.source": "salesforce",
-        "_sync.event_id": change.event_id,
-        "_sync.synced_at": now,
+        meta.SF_MODSTAMP: change.modstamp,
+        meta.SOURCE: "salesforce",
+        meta.EVENT_ID: change.event_id,
+        meta.SYNCED_AT: now,
     }
     if change.op == "mark_deleted":
-        return UpdateOne(guard, {"$set": {**sync_meta, "_sync.deleted": True}})
-    return UpdateOne(guard, {"$set": {**change.document, **sync_meta, "_sync.deleted": False}}, upsert=True)
+        return UpdateOne(guard, {"$set": {**sync_meta, meta.DELETED: True}})
+    if change.base is not None:
+        sync_meta.update({meta.BASE: change.base, meta.HASH: change.base_hash})
+    return UpdateOne(guard, {"$set": {**change.document, **sync_meta, meta.DELETED: False}}, upsert=True)
 
 
 def write_changes(collection: Collection, key_field: str, changes: list[DocumentChange], now: datetime) -> WriteOutcome:

@@ -62,6 +62,9 @@ class SalesforceClient:
                     version=self.credentials.api_version,
                     client_id=self.client_name,
                 )
+                # simple-salesforce sends the client name only with a SOAP login; every REST
+                # call must carry it so our own writes can be told apart (CDC changeOrigin).
+                self._sf.headers["Sforce-Call-Options"] = f"client={self.client_name}"
                 log.info("salesforce: logged in to %s", instance)
             return self._sf
 

@@ -6,11 +6,16 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 
-from connectors.models import CaptureCheckpoint
+from django.db.models import Model
 
 
 class CaptureLease:
-    def __init__(self, checkpoint_id: int, owner: str, ttl: timedelta = timedelta(seconds=30)) -> None:
+    """Held on a checkpoint row (any model with `lease_owner` and `lease_expires`)."""
+
+    def __init__(
+        self, model: type[Model], checkpoint_id: int, owner: str, ttl: timedelta = timedelta(seconds=30)
+    ) -> None:
+        self.model = model
         self.checkpoint_id = checkpoint_id
         self.owner = owner
         self.ttl = ttl
@@ -20,12 +25,12 @@ class CaptureLease:
         process can win a free or expired lease."""
         now = timezone.now()
         claimable = Q(lease_owner=self.owner) | Q(lease_owner="") | Q(lease_expires__lt=now)
-        updated = CaptureCheckpoint.objects.filter(Q(pk=self.checkpoint_id) & claimable).update(
+        updated = self.model.objects.filter(Q(pk=self.checkpoint_id) & claimable).update(
             lease_owner=self.owner, lease_expires=now + self.ttl
         )
         return updated == 1
 
     def release(self) -> None:
-        CaptureCheckpoint.objects.filter(pk=self.checkpoint_id, lease_owner=self.owner).update(
+        self.model.objects.filter(pk=self.checkpoint_id, lease_owner=self.owner).update(
             lease_owner="", lease_expires=None
         )

@@ -5,35 +5,33 @@ import logging
 import time
 from collections import Counter
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, TypeVar
 
 from confluent_kafka import Message
 from pymongo import MongoClient
-from pymongo.errors import ConnectionFailure, NetworkTimeout, PyMongoError
-from tenacity import Retrying, retry_if_exception_type, stop_any, wait_exponential_jitter
 
 from connectors import events
-from connectors.engine.conversion import ConversionError, parse_sf_datetime
-from connectors.engine.mapping import MappingSpec, to_document
+from connectors.engine.conversion import ConversionError
+from connectors.engine.mapping import to_document
+from connectors.engine.plan import ConflictDraft, modstamp_of, plan_salesforce_upsert
 from connectors.kafka.config import KafkaSettings, dead_letter_topic, salesforce_topic
 from connectors.kafka.consumer import BatchConsumer
 from connectors.kafka.producer import EventProducer
 from connectors.kafka.topics import ensure_topics
-from connectors.models import KafkaCluster, ObjectMapping, SyncError
+from connectors.models import Conflict, KafkaCluster, ObjectMapping, SyncError
 from connectors.mongo.client import connect
 from connectors.mongo.setup import ensure_collection
 from connectors.mongo.writer import DocumentChange, write_changes
 from connectors.wiring import kafka_settings, mapping_spec
+from connectors.workers.conflict_gate import hold, open_conflicts
 from connectors.workers.errors import park_message
+from connectors.workers.retry import retry_mongo
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAPPING_REFRESH_SECONDS = 10.0
 _DELETE_OPS = {"remove": "delete", "mark": "mark_deleted"}
-
-
-class ShuttingDown(Exception):
-    """Raised out of a retry loop when the worker is asked to stop; nothing is committed."""
 
 
 class _Target:
@@ -110,28 +108,88 @@ class MongoApply:
         return True
 
     def _apply(self, messages: list[Message]) -> None:
-        """Write the batch, park what cannot be written, then commit the offsets."""
-        batches = self._decode(messages)
-        for target_name, changes in batches.items():
-            target = self._targets[target_name]
-            outcome = self._retrying(lambda: write_changes(
-                target.collection, target.spec.key_field, [c for c, _ in changes.values()], datetime.now(timezone.utc)
-            ))
-            by_event = {c.event_id: m for c, m in changes.values()}
-            for change, code, error in outcome.failures:
-                park_message(by_event[change.event_id], SyncError.Stage.MONGO_WRITE, code, error,
-                             mapping=target.row, record_key=change.key)
-            self.counters["applied"] += outcome.applied
-            self.counters["stale_skipped"] += outcome.stale
-            self.counters["errors"] += len(outcome.failures)
+        """Plan and write the batch, park what cannot be written, then commit the offsets."""
+        for target_name, items in self._decode(messages).items():
+            self._apply_target(self._targets[target_name], items)
         self._dlq.confirm()
         self._consumer.commit(messages)
         self.counters["messages"] += len(messages)
 
-    def _decode(self, messages: list[Message]) -> dict[str, dict[str, tuple[DocumentChange, Message]]]:
+    def _apply_target(self, target: _Target, items: dict[str, tuple[events.ChangeEnvelope, Message]]) -> None:
+        key_field = target.spec.key_field
+        waiting = open_conflicts(target.row, set(items), set())
+        current: dict[str, dict] = {}
+        if target.spec.two_way:
+            # Only a two-way mapping merges against the document; one way, the version guard is enough.
+            current = self._retrying(lambda: {
+                d[key_field]: d for d in target.collection.find({key_field: {"$in": list(items)}})
+            })
+        changes: dict[str, tuple[DocumentChange, Message]] = {}
+        for key, (envelope, message) in items.items():
+            if key in waiting:
+                hold(waiting[key], message)
+                self.counters["held_behind_conflict"] += 1
+                continue
+            try:
+                change = self._plan(target, envelope, current.get(key))
+            except (ConversionError, KeyError, ValueError) as exc:
+                park_message(message, SyncError.Stage.CONVERT, type(exc).__name__.upper(), str(exc),
+                             mapping=target.row, record_key=key)
+                self.counters["errors"] += 1
+                continue
+            if change is not None:
+                changes[key] = (change, message)
+        if not changes:
+            return
+        outcome = self._retrying(lambda: write_changes(
+            target.collection, key_field, [c for c, _ in changes.values()], datetime.now(timezone.utc)
+        ))
+        for change, code, error in outcome.failures:
+            park_message(changes[change.key][1], SyncError.Stage.MONGO_WRITE, code, error,
+                         mapping=target.row, record_key=change.key)
+        self.counters["applied"] += outcome.applied
+        self.counters["stale_skipped"] += outcome.stale
+        self.counters["errors"] += len(outcome.failures)
+
+    def _plan(self, target: _Target, envelope: events.ChangeEnvelope, document: dict | None) -> DocumentChange | None:
+        """The write one envelope calls for, or None (echo, stale, ignored delete, conflict only)."""
+        spec = target.spec
+        key = envelope.salesforce_id
+        assert key is not None
+        modstamp = modstamp_of(envelope.source_version)
+        if envelope.op == "delete":
+            op = _DELETE_OPS.get(spec.delete_mode)
+            return None if op is None else DocumentChange(key, op, modstamp, {}, envelope.event_id)
+        if not spec.two_way:
+            return DocumentChange(key, "upsert", modstamp, to_document(spec, envelope.fields), envelope.event_id)
+        plan = plan_salesforce_upsert(spec, envelope.fields, modstamp, document)
+        self.counters[f"plan_{plan.outcome}"] += 1
+        if plan.conflict is not None:
+            self._record_conflict(target, key, document, plan.conflict)
+        if plan.outcome != "write":
+            return None
+        return DocumentChange(key, "upsert", modstamp, plan.set_fields, envelope.event_id,
+                              base=plan.base, base_hash=plan.base_hash)
+
+    def _record_conflict(self, target: _Target, key: str, document: dict | None, draft: ConflictDraft) -> None:
+        Conflict.objects.create(
+            mapping=target.row,
+            salesforce_id=key,
+            mongo_id=str(document["_id"]) if document else "",
+            fields=draft.fields,
+            base_values=draft.base,
+            salesforce_values=draft.salesforce,
+            mongo_values=draft.mongodb,
+            salesforce_changed_at=draft.salesforce_changed_at,
+            mongo_changed_at=draft.mongodb_changed_at,
+        )
+        self.counters["conflicts"] += 1
+        log.info("%s: conflict on %s %s in %s", self.name, target.spec.sf_object, key, ", ".join(draft.fields))
+
+    def _decode(self, messages: list[Message]) -> dict[str, dict[str, tuple[events.ChangeEnvelope, Message]]]:
         """Envelopes grouped by mapping and compacted to the last change per record
         (the batch keeps Kafka's per-record order, so the last one is the newest)."""
-        batches: dict[str, dict[str, tuple[DocumentChange, Message]]] = {}
+        batches: dict[str, dict[str, tuple[events.ChangeEnvelope, Message]]] = {}
         for message in messages:
             try:
                 envelope = events.decode(message.value())
@@ -140,54 +198,18 @@ class MongoApply:
                              dead_letters=(self._dlq, self._dlq_topic))
                 self.counters["dead_lettered"] += 1
                 continue
-            target = self._targets.get(envelope.mapping)
-            if target is None:
+            if envelope.mapping not in self._targets or envelope.salesforce_id is None:
                 park_message(message, SyncError.Stage.DECODE, "UNKNOWN_MAPPING",
-                             f"no enabled mapping named {envelope.mapping!r} on this Kafka cluster",
-                             record_key=envelope.key, dead_letters=(self._dlq, self._dlq_topic))
+                             f"no enabled mapping named {envelope.mapping!r} on this Kafka cluster takes "
+                             "Salesforce changes", record_key=envelope.key,
+                             dead_letters=(self._dlq, self._dlq_topic))
                 self.counters["dead_lettered"] += 1
                 continue
-            try:
-                change = self._change(target.spec, envelope)
-            except (ConversionError, KeyError, ValueError) as exc:
-                park_message(message, SyncError.Stage.CONVERT, type(exc).__name__.upper(), str(exc),
-                             mapping=target.row, record_key=envelope.key)
-                self.counters["errors"] += 1
-                continue
-            if change is not None:
-                batches.setdefault(envelope.mapping, {})[change.key] = (change, message)
+            batches.setdefault(envelope.mapping, {})[envelope.salesforce_id] = (envelope, message)
         return batches
 
-    @staticmethod
-    def _change(spec: MappingSpec, envelope: events.ChangeEnvelope) -> DocumentChange | None:
-        if envelope.salesforce_id is None:
-            raise ValueError("a Salesforce change without a Salesforce Id")
-        modstamp = parse_sf_datetime(envelope.source_version["system_modstamp"])
-        if envelope.op == "delete":
-            op = _DELETE_OPS.get(spec.delete_mode)
-            if op is None:
-                return None
-            return DocumentChange(envelope.salesforce_id, op, modstamp, {}, envelope.event_id)
-        return DocumentChange(
-            envelope.salesforce_id, "upsert", modstamp, to_document(spec, envelope.fields), envelope.event_id
-        )
-
-    def _retrying(self, write: Callable[[], object]):  # type: ignore[no-untyped-def]
-        """Retry a write through MongoDB outages until it succeeds or we are told to stop."""
-        retrying = Retrying(
-            retry=retry_if_exception_type((ConnectionFailure, NetworkTimeout)),
-            wait=wait_exponential_jitter(multiplier=0.2, max=10),
-            stop=stop_any(lambda _: self._should_stop()),
-            reraise=True,
-            before_sleep=lambda s: log.warning("%s: MongoDB write failed (%s); retrying", self.name,
-                                               s.outcome.exception()),
-        )
-        try:
-            return retrying(write)
-        except PyMongoError:
-            if self._should_stop():
-                raise ShuttingDown() from None
-            raise
+    def _retrying(self, operation: Callable[[], T]) -> T:
+        return retry_mongo(operation, self._should_stop, self.name)
 
     def close(self) -> None:
         self._consumer.close()

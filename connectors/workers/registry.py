@@ -12,9 +12,11 @@ from connectors.models import KafkaCluster, ObjectMapping
 from connectors.wiring import kafka_settings, salesforce_client
 from connectors.workers.base import Worker
 from connectors.workers.mongo_apply import MongoApply
+from connectors.workers.mongo_capture import MongoCapture
+from connectors.workers.sf_apply import SalesforceApply
 from connectors.workers.sf_capture import ProgressCallback, SalesforceCapture
 
-WORKER_KINDS = ("sf-capture", "mongo-apply")
+WORKER_KINDS = ("sf-capture", "mongo-apply", "mongo-capture", "sf-apply")
 
 
 def build_workers(
@@ -26,11 +28,13 @@ def build_workers(
     mappings = [
         m
         for m in ObjectMapping.objects.filter(enabled=True).select_related("org", "kafka", "mongo")
-        if m.captures_salesforce and (not mapping_names or m.name in mapping_names)
+        if not mapping_names or m.name in mapping_names
     ]
+    from_salesforce = [m for m in mappings if m.captures_salesforce]
+    from_mongodb = [m for m in mappings if m.captures_mongodb]
     workers: list[Worker] = []
     if "sf-capture" in kinds:
-        for mapping in mappings:
+        for mapping in from_salesforce:
             client = salesforce_client(mapping.org, should_stop=stop.is_set)
             workers.append(
                 SalesforceCapture(
@@ -43,6 +47,13 @@ def build_workers(
                 )
             )
     if "mongo-apply" in kinds:
-        for cluster in KafkaCluster.objects.filter(mappings__in=[m.pk for m in mappings]).distinct():
+        for cluster in KafkaCluster.objects.filter(mappings__in=[m.pk for m in from_salesforce]).distinct():
             workers.append(MongoApply(cluster, batch_size=sync["APPLY_BATCH_SIZE"], should_stop=stop.is_set))
+    if "mongo-capture" in kinds:
+        for mapping in from_mongodb:
+            workers.append(MongoCapture(mapping, kafka_settings(mapping.kafka), owner=owner))
+    if "sf-apply" in kinds:
+        for cluster in KafkaCluster.objects.filter(mappings__in=[m.pk for m in from_mongodb]).distinct():
+            workers.append(SalesforceApply(cluster, batch_size=sync["APPLY_BATCH_SIZE"], should_stop=stop.is_set,
+                                           pause_at_share=sync["API_PAUSE_AT_SHARE"]))
     return workers

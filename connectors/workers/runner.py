@@ -15,7 +15,7 @@ from connectors.models import WorkerStatus
 from connectors.mongo.client import MongoUnavailable
 from connectors.salesforce.auth import SalesforceLoginError
 from connectors.workers.base import Worker
-from connectors.workers.mongo_apply import ShuttingDown
+from connectors.workers.retry import ShuttingDown
 
 log = logging.getLogger(__name__)
 

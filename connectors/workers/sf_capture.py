@@ -50,7 +50,7 @@ class SalesforceCapture:
         self._checkpoint_id = checkpoint.pk
         self._backfilling = not checkpoint.backfill_done
         self._window = PollWindow(checkpoint.modstamp, checkpoint.record_id, lookback)
-        self._lease = CaptureLease(checkpoint.pk, owner)
+        self._lease = CaptureLease(CaptureCheckpoint, checkpoint.pk, owner)
         self._producer = EventProducer(kafka)
         self._pages: Iterator[QueryPage] | None = None
         self._fields: list[str] = []

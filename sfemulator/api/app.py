@@ -11,7 +11,7 @@ from starlette.routing import Route
 from .. import ids
 from ..errors import ApiError, invalid_session, not_found
 from ..org import Org
-from . import data, oauth, soap
+from . import admin, data, oauth, soap
 from .http import error_response, json_response
 
 
@@ -56,6 +56,7 @@ def build_app(org: Org) -> Starlette:
         Route("/services/data/{rest:path}", data.dispatch,
               methods=["GET", "POST", "PATCH", "DELETE", "PUT", "HEAD"]),
         Route("/id/{org}/{user}", identity, methods=["GET"]),
+        *admin.routes(),
         Route("/{path:path}", fallback, methods=["GET", "POST", "PATCH", "DELETE", "PUT"]),
     ]
     app = Starlette(routes=routes, exception_handlers={ApiError: _api_error, Exception: _unexpected})

@@ -6,6 +6,7 @@ than through Starlette's slash-redirecting router.
 """
 from __future__ import annotations
 
+import asyncio
 import re
 
 from starlette.concurrency import run_in_threadpool
@@ -17,6 +18,7 @@ from ..auth import DAILY_API_MAX
 from ..errors import ApiError, invalid_session, not_found
 from ..org import Org
 from ..query import parse_batch_size
+from . import composite
 from . import sobjects as so
 from .http import Call, error_response, json_response
 
@@ -49,11 +51,18 @@ async def dispatch(request: Request) -> Response:
     user_id = org.auth.user_for(_bearer(request))
     if user_id is None:
         return error_response(invalid_session(), {"WWW-Authenticate": 'Token'})
-    usage = org.auth.count_request()
+    if org.faults.latency_s:
+        await asyncio.sleep(org.faults.latency_s)
+    usage = org.auth.count_request()  # every REST call counts one (a composite call too)
+    limit = org.faults.daily_limit(DAILY_API_MAX)
+    headers = {"Sforce-Limit-Info": f"api-usage={usage}/{limit}"}
+    if usage > limit:
+        return error_response(ApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."), headers)
+    if org.faults.take_503():
+        return error_response(ApiError(503, "SERVER_UNAVAILABLE", "Server Unavailable"), headers)
     call = Call(method=request.method, version=f"{m[1]}.0", segments=segments[1:],
                 query_params=request.query_params, headers=request.headers, body=await request.body(),
-                user_id=user_id, host=request.headers.get("host", request.url.netloc),
-                extra_headers={"Sforce-Limit-Info": f"api-usage={usage}/{DAILY_API_MAX}"})
+                user_id=user_id, host=request.headers.get("host", request.url.netloc), extra_headers=headers)
     try:
         return await run_in_threadpool(route, org, call)
     except ApiError as err:
@@ -68,6 +77,8 @@ def route(org: Org, call: Call) -> Response:
     head, rest = seg[0], seg[1:]
     if head == "limits" and not rest:
         return limits(org, call)
+    if head == "composite" and rest and rest[0] == "sobjects":
+        return composite.collections(org, call, rest[1:])
     if head in ("query", "queryAll"):
         return query(org, call, include_deleted=head == "queryAll", locator=rest[0] if rest else None)
     if head == "sobjects":
@@ -91,19 +102,28 @@ def route(org: Org, call: Call) -> Response:
 
 def resources(call: Call) -> Response:
     base = f"/services/data/v{call.version}"
-    names = ("sobjects", "query", "queryAll", "limits")
+    names = ("sobjects", "query", "queryAll", "limits", "composite")
     body = {n: f"{base}/{n}" for n in names}
     body["identity"] = f"https://{call.host}/id/{ids.ORG_ID}/{call.user_id}"
     return json_response(body, headers=call.extra_headers)
 
 
+#: Other /limits entries (static; only DailyApiRequests is tracked).
+_STATIC_LIMITS = {
+    "DailyAsyncApexExecutions": 250000, "DailyBulkApiBatches": 15000, "DailyBulkV2QueryFileStorageMB": 976562,
+    "DailyBulkV2QueryJobs": 10000, "DailyDurableStreamingApiEvents": 10000, "DataStorageMB": 5,
+    "FileStorageMB": 20, "HourlyPublishedPlatformEvents": 50000, "HourlyPublishedStandardVolumePlatformEvents": 1000,
+    "MonthlyPlatformEventsUsageEntitlement": 50000, "SingleEmail": 15,
+}
+
+
 def limits(org: Org, call: Call) -> Response:
-    usage = org.auth.usage
-    return json_response({
-        "DailyApiRequests": {"Max": DAILY_API_MAX, "Remaining": max(0, DAILY_API_MAX - usage)},
-        "DataStorageMB": {"Max": 5, "Remaining": 5},
-        "FileStorageMB": {"Max": 20, "Remaining": 20},
-    }, headers=call.extra_headers)
+    if call.method != "GET":
+        raise ApiError(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{call.method}' not allowed. Allowed are GET,HEAD")
+    limit = org.faults.daily_limit(DAILY_API_MAX)
+    body = {"DailyApiRequests": {"Max": limit, "Remaining": max(0, limit - org.auth.usage)}}
+    body.update({name: {"Max": mx, "Remaining": mx} for name, mx in sorted(_STATIC_LIMITS.items())})
+    return json_response(body, headers=call.extra_headers)
 
 
 def query(org: Org, call: Call, include_deleted: bool, locator: str | None) -> Response:

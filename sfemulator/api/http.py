@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from ..changes import Caller, client_from_call_options
 from ..errors import ApiError, json_parser_error
 
 JSON_CT = "application/json;charset=UTF-8"
@@ -59,3 +60,8 @@ class Call:
 
     def json(self) -> Any:
         return parse_json_body(self.body)
+
+    @property
+    def caller(self) -> Caller:
+        """Who writes: user, API version and ``Sforce-Call-Options: client=`` name."""
+        return Caller(self.user_id, self.version, client_from_call_options(self.headers.get("sforce-call-options")))

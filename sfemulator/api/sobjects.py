@@ -11,7 +11,7 @@ from ..org import Org
 from ..records import attributes, record_url
 from ..schema import SObject, get_object
 from ..store import q
-from ..timefmt import canonical_datetime, format_ms
+from ..timefmt import format_ms, parse_datetime
 from .http import Call, json_response, no_content
 
 
@@ -44,9 +44,7 @@ def sobject_root(org: Org, call: Call, obj: SObject) -> Response:
         return json_response({"objectDescribe": desc.global_entry(obj, call.version), "recentItems": recent},
                              headers=call.extra_headers)
     if call.method == "POST":
-        if not obj.createable:
-            raise ApiError(400, "INVALID_TYPE", f"sObject type '{obj.name}' is not supported for create", [])
-        new_id = org.records.create(obj, call.json(), call.user_id)
+        new_id = org.records.create(obj, call.json(), call.caller)
         return json_response({"id": new_id, "success": True, "errors": []}, 201, call.extra_headers)
     raise _method_not_allowed(call, "GET,HEAD,POST")
 
@@ -68,12 +66,10 @@ def record(org: Org, call: Call, obj: SObject, record_id: str) -> Response:
         fields = [f.strip() for f in fields_param.split(",") if f.strip()] if fields_param else None
         return json_response(org.records.get(obj, record_id, fields, call.version), headers=call.extra_headers)
     if call.method == "PATCH":
-        if not obj.updateable:
-            raise ApiError(400, "INVALID_TYPE", f"sObject type '{obj.name}' is not supported for update", [])
-        org.records.update(obj, record_id, call.json(), call.user_id)
+        org.records.update(obj, record_id, call.json(), call.caller)
         return no_content(call.extra_headers)
     if call.method == "DELETE":
-        org.records.delete(obj, record_id, call.user_id)
+        org.records.delete(obj, record_id, call.caller)
         return no_content(call.extra_headers)
     raise _method_not_allowed(call, "GET,HEAD,PATCH,DELETE")
 
@@ -81,7 +77,7 @@ def record(org: Org, call: Call, obj: SObject, record_id: str) -> Response:
 def by_external_id(org: Org, call: Call, obj: SObject, field_name: str, value: str) -> Response:
     """``/sobjects/{Obj}/{ExtField}/{value}``: PATCH upsert, GET and DELETE by external Id."""
     if call.method == "PATCH":
-        record_id, created = org.records.upsert(obj, field_name, value, call.json(), call.user_id, call.version)
+        record_id, created = org.records.upsert(obj, field_name, value, call.json(), call.caller)
         body = {"id": record_id, "success": True, "errors": [], "created": created}
         return json_response(body, 201 if created else 200, call.extra_headers)
     if call.method not in ("GET", "DELETE"):
@@ -96,41 +92,75 @@ def by_external_id(org: Org, call: Call, obj: SObject, field_name: str, value: s
         raise ApiError(300, "MULTIPLE_CHOICES", "").with_body(
             [record_url(call.version, obj.name, m) for m in matches])
     if call.method == "DELETE":
-        org.records.delete(obj, matches[0], call.user_id)
+        org.records.delete(obj, matches[0], call.caller)
         return no_content(call.extra_headers)
     return json_response(org.records.get(obj, matches[0], None, call.version), headers=call.extra_headers)
 
 
-def _window(call: Call) -> tuple[str, str]:
-    start = canonical_datetime(call.query_params.get("start", ""))
-    end = canonical_datetime(call.query_params.get("end", ""))
-    if start is None or end is None:
-        raise ApiError(400, "INVALID_REPLICATION_DATE",
-                       "start and end must be ISO-8601 datetimes, e.g. 2026-01-01T00:00:00+00:00")
+_DAY_MS = 86_400_000
+#: getUpdated/getDeleted refuse a start older than this (INVALID_REPLICATION_DATE).
+MAX_REPLICATION_AGE_MS = 30 * _DAY_MS
+#: getDeleted reports deletions no older than this (the delete log ages out).
+DELETE_LOG_AGE_MS = 15 * _DAY_MS
+
+
+def _replication_error(message: str) -> ApiError:
+    return ApiError(400, "INVALID_REPLICATION_DATE", message)
+
+
+def _window(org: Org, call: Call) -> tuple[int, int, int]:
+    """(start, latestDateCovered, now) in epoch ms for getUpdated/getDeleted.
+
+    As on a real org the seconds of start/end are ignored and coverage ends at
+    the last whole minute (``org.settings.replication_granularity_ms``, 60,000
+    by default; tests may lower it through ``/_emulator/settings``).
+    """
+    step = max(1, org.settings.replication_granularity_ms)
+    parsed = []
+    for name in ("start", "end"):
+        raw = call.query_params.get(name)
+        dt = parse_datetime(raw) if raw else None
+        if dt is None:
+            raise _replication_error(f"{name} must be specified as an ISO-8601 dateTime, "
+                                     "e.g. 2026-01-01T00:00:00+00:00")
+        ms = int(dt.timestamp() * 1000)
+        parsed.append(ms - ms % step)
+    start, end = parsed
     if end <= start:
-        raise ApiError(400, "INVALID_REPLICATION_DATE", "EndDate must chronologically follow the StartDate")
-    return start, min(end, format_ms(_now_minute_ms()))
-
-
-def _now_minute_ms() -> int:
-    ms = int(time.time() * 1000)
-    return ms - ms % 60000  # Salesforce covers whole minutes only
+        raise _replication_error("EndDate must chronologically follow the StartDate")
+    now = int(time.time() * 1000)
+    if start < now - MAX_REPLICATION_AGE_MS:
+        raise _replication_error("startDate cannot be more than 30 days ago")
+    latest = max(start, min(end, now - now % step))
+    return start, latest, now
 
 
 def updated(org: Org, call: Call, obj: SObject) -> Response:
-    """getUpdated: Ids of live records modified in [start, end)."""
-    start, end = _window(call)
+    """getUpdated: Ids of live records modified in [start, latestDateCovered)."""
+    start, latest, _ = _window(org, call)
     rows = org.store.read(f"SELECT Id FROM {q(obj.table)} WHERE IsDeleted = 0 AND SystemModstamp >= ? "
-                          "AND SystemModstamp < ? ORDER BY SystemModstamp, Id", (start, end))
-    return json_response({"ids": [r[0] for r in rows], "latestDateCovered": end}, headers=call.extra_headers)
+                          "AND SystemModstamp < ? ORDER BY SystemModstamp, Id", (format_ms(start), format_ms(latest)))
+    return json_response({"ids": [r[0] for r in rows], "latestDateCovered": format_ms(latest)},
+                         headers=call.extra_headers)
 
 
 def deleted(org: Org, call: Call, obj: SObject) -> Response:
-    """getDeleted: records soft-deleted in [start, end) (deletedDate = their SystemModstamp)."""
-    start, end = _window(call)
-    rows = org.store.read(f"SELECT Id, SystemModstamp FROM {q(obj.table)} WHERE IsDeleted = 1 AND "
-                          "SystemModstamp >= ? AND SystemModstamp < ? ORDER BY SystemModstamp, Id", (start, end))
-    earliest = org.store.read(f"SELECT MIN(SystemModstamp) FROM {q(obj.table)} WHERE IsDeleted = 1")[0][0]
+    """getDeleted: records deleted in [start, latestDateCovered), including purged ones.
+
+    A soft-deleted row's deletedDate is its SystemModstamp; purged rows are kept
+    in the ``purged`` table until they age out of the 15-day delete log.
+    """
+    start, latest, now = _window(org, call)
+    horizon = format_ms(now - now % 60_000 - DELETE_LOG_AGE_MS)
+    lo, hi = max(format_ms(start), horizon), format_ms(latest)
+    rows = org.store.read(
+        f"SELECT Id, SystemModstamp FROM {q(obj.table)} WHERE IsDeleted = 1 AND SystemModstamp >= ? "
+        "AND SystemModstamp < ? UNION ALL SELECT record_id, deleted_date FROM purged WHERE object = ? "
+        "AND deleted_date >= ? AND deleted_date < ? ORDER BY 2, 1", (lo, hi, obj.name, lo, hi))
+    oldest = org.store.read(
+        f"SELECT MIN(d) FROM (SELECT MIN(SystemModstamp) AS d FROM {q(obj.table)} WHERE IsDeleted = 1 "
+        "AND SystemModstamp >= ? UNION ALL SELECT MIN(deleted_date) FROM purged WHERE object = ? "
+        "AND deleted_date >= ?)", (horizon, obj.name, horizon))[0][0]
     return json_response({"deletedRecords": [{"id": r[0], "deletedDate": r[1]} for r in rows],
-                          "earliestDateAvailable": earliest or start, "latestDateCovered": end},
+                          "earliestDateAvailable": oldest or horizon, "latestDateCovered": hi},
                          headers=call.extra_headers)

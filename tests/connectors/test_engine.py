@@ -61,8 +61,9 @@ def test_a_bad_value_names_the_field_and_the_value(value, conversion):
 def test_to_document_renames_converts_and_leaves_absent_fields_out():
     spec = MappingSpec(
         name="accounts", sf_object="Account", collection="accounts", key_field="sf_id", delete_mode="remove",
-        fields=build_field_specs([("Name", "name", "string", "auto"), ("AnnualRevenue", "revenue", "currency", "auto"),
-                                  ("Phone", "phone", "phone", "auto")]),
+        fields=build_field_specs([("Name", "name", "string", "auto", True),
+                                  ("AnnualRevenue", "revenue", "currency", "auto", True),
+                                  ("Phone", "phone", "phone", "auto", True)]),
     )
     assert to_document(spec, {"Name": "Acme", "AnnualRevenue": 5}) == {"name": "Acme", "revenue": Decimal128("5")}
 

@@ -17,6 +17,7 @@ import requests
 import simple_salesforce
 from sfemu_support import API_VERSION, CREDS, SEEDED_ACCOUNTS, https_session, oauth_login
 
+from sfemulator.control import EmulatorControl
 from sfemulator.server import EmulatorServer
 
 
@@ -54,3 +55,17 @@ def api(emulator: EmulatorServer, http: requests.Session, token: str) -> Callabl
         return http.request(method, base + path, headers=headers, **kw)
 
     return call
+
+
+@pytest.fixture(scope="session")
+def ctl(emulator: EmulatorServer, token: str) -> EmulatorControl:
+    """Client of the emulator-only /_emulator control API."""
+    return EmulatorControl(emulator.url, emulator.ca_path, token)
+
+
+@pytest.fixture
+def faults(ctl: EmulatorControl) -> Iterator[EmulatorControl]:
+    """``ctl`` with faults cleared before and after the test (the emulator is shared)."""
+    ctl.clear_faults()
+    yield ctl
+    ctl.clear_faults()

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from connectors.mapping_builder import create_mapping_from_describe
-from connectors.models import KafkaCluster, MongoTarget, SalesforceOrg
+from connectors.models import KafkaCluster, MongoTarget, ObjectMapping, SalesforceOrg
 from connectors.salesforce.auth import SalesforceLoginError
 from connectors.wiring import salesforce_client
 
@@ -21,6 +21,10 @@ class Command(BaseCommand):
         parser.add_argument("--objects", default=",".join(DEMO_OBJECTS),
                             help="Salesforce objects to map (default: the demo org's).")
         parser.add_argument("--no-mappings", action="store_true", help="Only create the connections.")
+        parser.add_argument("--direction", default="both", choices=[d.value for d in ObjectMapping.Direction],
+                            help="Direction of new mappings (default: both ways).")
+        parser.add_argument("--conflict-policy", default="manual",
+                            choices=[p.value for p in ObjectMapping.ConflictPolicy])
 
     def handle(self, *args: Any, **options: Any) -> None:
         sync = settings.SYNC
@@ -65,6 +69,8 @@ class Command(BaseCommand):
             mapping = create_mapping_from_describe(
                 describe, name=collection, org=org, kafka=kafka, mongo=mongo, collection=collection,
                 poll_interval_seconds=sync["POLL_INTERVAL_SECONDS"],
+                direction=options["direction"],
+                conflict_policy=options["conflict_policy"],
             )
             self.stdout.write(f"mapping {mapping.name}: {sf_object} -> {collection} "
                               f"({mapping.fields.count()} fields)")

@@ -1,0 +1,136 @@
+"""Writes through sObject Collections: up to 200 records a call, per-record results.
+
+`allOrNone` is false, so each record succeeds or fails alone. Record failures that
+are Salesforce's transient lock contention are retried with backoff here; every
+other failure comes back to the caller with Salesforce's own code and message.
+Writing pauses before the org's daily API limit is reached, not after.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from simple_salesforce.exceptions import SalesforceRefusedRequest
+
+from connectors.salesforce.client import SalesforceClient
+
+log = logging.getLogger(__name__)
+
+BATCH_LIMIT = 200
+TRANSIENT_RECORD_CODES = {"UNABLE_TO_LOCK_ROW"}
+
+
+class ApiLimitReached(RuntimeError):
+    """The org's API usage is at or above the configured share of its daily limit."""
+
+
+@dataclass
+class RecordResult:
+    success: bool
+    id: str | None = None
+    created: bool | None = None
+    code: str = ""
+    message: str = ""
+    fields: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_response(cls, item: dict[str, Any]) -> RecordResult:
+        errors = item.get("errors") or []
+        first = errors[0] if errors else {}
+        return cls(
+            success=bool(item.get("success")),
+            id=item.get("id"),
+            created=item.get("created"),
+            code=first.get("statusCode", ""),
+            message="; ".join(e.get("message", "") for e in errors),
+            fields=first.get("fields") or [],
+        )
+
+
+class SalesforceWriter:
+    def __init__(
+        self,
+        client: SalesforceClient,
+        pause_at_share: float = 0.9,
+        lock_retries: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.pause_at_share = pause_at_share
+        self.lock_retries = lock_retries
+        self._sleep = sleep
+        self.calls = 0
+
+    def usage(self) -> tuple[int, int] | None:
+        """(used, max) from the last response's Sforce-Limit-Info, if any call was made."""
+        usage = self.client.api_usage.get("api-usage")
+        return (usage.used, usage.total) if usage else None
+
+    def check_limit(self) -> None:
+        """Raise ApiLimitReached when usage is at or above the configured share."""
+        usage = self.usage()
+        if usage and usage[1] and usage[0] >= usage[1] * self.pause_at_share:
+            raise ApiLimitReached(
+                f"salesforce: API usage {usage[0]}/{usage[1]} is at or above {self.pause_at_share:.0%} "
+                "of the daily limit; writing is paused until usage falls"
+            )
+
+    def refresh_usage(self) -> tuple[int, int] | None:
+        """One cheap call (/limits) so a paused writer learns, from the response's
+        Sforce-Limit-Info header, when usage has fallen."""
+        self.client.call(lambda sf: sf.restful("limits"))
+        return self.usage()
+
+    def upsert(self, sobject: str, external_id_field: str, records: list[dict[str, Any]]) -> list[RecordResult]:
+        """Upsert on an external id; each record holds that field's value."""
+        typed = [{"attributes": {"type": sobject}, **r} for r in records]
+        return self._write("PATCH", f"composite/sobjects/{sobject}/{external_id_field}", typed)
+
+    def update(self, sobject: str, records: list[dict[str, Any]]) -> list[RecordResult]:
+        """Update by Id; each record holds "id"."""
+        typed = [{"attributes": {"type": sobject}, **r} for r in records]
+        return self._write("PATCH", "composite/sobjects", typed)
+
+    def delete(self, ids: list[str]) -> list[RecordResult]:
+        results: list[RecordResult] = []
+        for start in range(0, len(ids), BATCH_LIMIT):
+            chunk = ids[start:start + BATCH_LIMIT]
+            results += self._call("DELETE", "composite/sobjects", params={"ids": ",".join(chunk), "allOrNone": "false"})
+        return results
+
+    def _write(self, method: str, path: str, records: list[dict[str, Any]]) -> list[RecordResult]:
+        results: list[RecordResult] = []
+        for start in range(0, len(records), BATCH_LIMIT):
+            results += self._write_chunk(method, path, records[start:start + BATCH_LIMIT])
+        return results
+
+    def _write_chunk(self, method: str, path: str, records: list[dict[str, Any]]) -> list[RecordResult]:
+        results: list[RecordResult | None] = [None] * len(records)
+        pending = list(range(len(records)))
+        for attempt in range(self.lock_retries + 1):
+            answer = self._call(method, path, json={"allOrNone": False, "records": [records[i] for i in pending]})
+            retry = []
+            for index, result in zip(pending, answer):
+                if not result.success and result.code in TRANSIENT_RECORD_CODES and attempt < self.lock_retries:
+                    retry.append(index)
+                else:
+                    results[index] = result
+            if not retry:
+                break
+            log.info("salesforce: %d records locked, retrying (attempt %d)", len(retry), attempt + 1)
+            self._sleep(min(0.2 * 2**attempt, 5.0))
+            pending = retry
+        return [r for r in results if r is not None]
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> list[RecordResult]:
+        self.check_limit()
+        try:
+            answer = self.client.call(lambda sf: sf.restful(path, method=method, **kwargs))
+        except SalesforceRefusedRequest as exc:
+            if "REQUEST_LIMIT_EXCEEDED" in str(exc.content):
+                raise ApiLimitReached(f"salesforce: the org's daily API limit is exhausted ({exc.content})") from exc
+            raise
+        self.calls += 1
+        return [RecordResult.from_response(item) for item in answer or []]

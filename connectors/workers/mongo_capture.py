@@ -1,0 +1,189 @@
+"""MongoDB capture: a change stream per mapped collection -> change envelopes -> Kafka -> resume token."""
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Any
+
+from bson import json_util
+from pymongo.change_stream import CollectionChangeStream
+from pymongo.errors import OperationFailure, PyMongoError
+
+from connectors import events
+from connectors.engine.canonical import to_salesforce_json
+from connectors.engine.conversion import ConversionError
+from connectors.kafka.config import KafkaSettings, mongo_topic
+from connectors.kafka.producer import EventProducer
+from connectors.kafka.topics import ensure_topics
+from connectors.models import MongoCheckpoint, ObjectMapping, SyncError
+from connectors.mongo import meta
+from connectors.mongo.changes import RESOLUTION, id_text, is_own_write, touched_fields
+from connectors.mongo.client import connect
+from connectors.mongo.setup import ensure_collection, enable_pre_images
+from connectors.wiring import mapping_spec
+from connectors.workers.lease import CaptureLease
+
+log = logging.getLogger(__name__)
+
+#: Resume token no longer in the oplog: ChangeStreamHistoryLost / InvalidResumeToken.
+HISTORY_LOST_CODES = {280, 286}
+
+
+def _json_value(field: str, sf_type: str, value: Any) -> Any:
+    """The Salesforce JSON form, or the value as extended JSON when it has the wrong shape:
+    the envelope still carries it and the apply side reports the bad field."""
+    try:
+        return to_salesforce_json(field, sf_type, value)
+    except ConversionError:
+        return json.loads(json_util.dumps(value))
+
+
+class MongoCapture:
+    def __init__(self, mapping: ObjectMapping, kafka: KafkaSettings, owner: str, batch_size: int = 500) -> None:
+        self.name = f"mongo-capture:{mapping.name}"
+        self.mapping = mapping
+        self.spec = mapping_spec(mapping)
+        self.kafka = kafka
+        self.batch_size = batch_size
+        self.topic = mongo_topic(kafka.topic_prefix, mapping.collection)
+        self.counters: Counter[str] = Counter()
+        checkpoint, _ = MongoCheckpoint.objects.get_or_create(mapping=mapping)
+        self._checkpoint_id = checkpoint.pk
+        self._resume_token = checkpoint.resume_token
+        self._lease = CaptureLease(MongoCheckpoint, checkpoint.pk, owner)
+        self._client = connect(mapping.mongo.uri)
+        database = self._client[mapping.mongo.database]
+        references = [f.mongo_field for f in self.spec.fields if f.sf_type == "reference"]
+        ensure_collection(database, mapping.collection, mapping.key_field, references)
+        enable_pre_images(database, mapping.collection)
+        self._collection = database[mapping.collection]
+        self._mapped = {f.mongo_field for f in self.spec.fields} | {RESOLUTION}
+        self._producer = EventProducer(kafka)
+        self._stream: CollectionChangeStream | None = None
+        ensure_topics(kafka, [self.topic])
+
+    def idle_seconds(self) -> float:
+        return 0.0  # the change stream's own await time paces the loop
+
+    def step(self) -> bool:
+        if not self._lease.hold():
+            return False
+        try:
+            changes = self._read_batch()
+            if not changes:
+                return False
+            self._publish(changes)
+        except Exception:
+            self._close_stream()  # reopen from the checkpoint: nothing of this batch counts
+            self._producer.abandon()
+            raise
+        return True
+
+    def _open_stream(self) -> CollectionChangeStream:
+        options: dict[str, Any] = {"full_document": "updateLookup", "full_document_before_change": "whenAvailable",
+                                   "max_await_time_ms": 250}
+        if self._resume_token:
+            options["resume_after"] = self._resume_token
+        try:
+            return self._collection.watch(**options)
+        except OperationFailure as exc:
+            if exc.code not in HISTORY_LOST_CODES:
+                raise
+            SyncError.objects.create(
+                mapping=self.mapping, stage=SyncError.Stage.CAPTURE, code="CHANGE_STREAM_HISTORY_LOST",
+                message=f"{self.name}: the resume token is older than the oplog keeps; capture restarts from now. "
+                        f"Run `manage.py reconcile {self.mapping.name}` to repair what was missed.",
+                payload=json_util.dumps(self._resume_token),
+            )
+            log.error("%s: resume token lost; restarting from now (run reconcile)", self.name)
+            self._resume_token = None
+            options.pop("resume_after")
+            return self._collection.watch(**options)
+
+    def _read_batch(self) -> list[dict[str, Any]]:
+        if self._stream is None:
+            self._stream = self._open_stream()
+        changes = []
+        while len(changes) < self.batch_size:
+            change = self._stream.try_next()
+            if change is None:
+                break
+            changes.append(change)
+        return changes
+
+    def _publish(self, changes: list[dict[str, Any]]) -> None:
+        sent = 0
+        for change in changes:
+            envelope = self._envelope(change)
+            if envelope is None:
+                continue
+            self._producer.send(self.topic, envelope.key, events.encode(envelope))
+            sent += 1
+        if sent:
+            self._producer.confirm()
+        assert self._stream is not None
+        self._resume_token = self._stream.resume_token
+        last_time = changes[-1]["clusterTime"]
+        MongoCheckpoint.objects.filter(pk=self._checkpoint_id).update(
+            resume_token=json.loads(json_util.dumps(self._resume_token)),
+            cluster_time=f"{last_time.time}.{last_time.inc}",
+            events_published=MongoCheckpoint.objects.get(pk=self._checkpoint_id).events_published + sent,
+        )
+        self.counters["events_published"] += sent
+        self.counters["changes_read"] += len(changes)
+
+    def _envelope(self, change: dict[str, Any]) -> events.ChangeEnvelope | None:
+        """The envelope for one change, or None for a change that is not for Salesforce."""
+        operation = change["operationType"]
+        if operation not in ("insert", "update", "replace", "delete"):
+            return None
+        if is_own_write(change):
+            self.counters["own_writes_skipped"] += 1
+            return None
+        touched = touched_fields(change)
+        if touched is not None and not touched & self._mapped:
+            self.counters["unmapped_changes_skipped"] += 1
+            return None
+        document = change.get("fullDocument") if operation != "delete" else change.get("fullDocumentBeforeChange")
+        if document is None:
+            if operation != "delete":
+                return None  # gone before we looked: its delete event follows
+            document = {"_id": change["documentKey"]["_id"]}
+        cluster_time = change["clusterTime"]
+        fields = {}
+        if operation != "delete":
+            fields = {f.sf_field: _json_value(f.sf_field, f.sf_type, document.get(f.mongo_field))
+                      for f in self.spec.fields if f.sf_writable and f.mongo_field in document}
+        changed = sorted(fields) if touched is None else sorted(
+            f.sf_field for f in self.spec.fields if f.mongo_field in touched and f.sf_writable
+        )
+        return events.ChangeEnvelope(
+            mapping=self.mapping.name,
+            source="mongodb",
+            op="delete" if operation == "delete" else "upsert",
+            object=self.spec.sf_object,
+            salesforce_id=document.get(self.spec.key_field),
+            mongo_id=id_text(document["_id"]),
+            fields=fields,
+            changed_fields=changed,
+            source_version={"cluster_time": f"{cluster_time.time}.{cluster_time.inc}"},
+            origin="mongodb",
+            captured_at=datetime.fromtimestamp(cluster_time.time, timezone.utc).isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+        )
+
+    def _close_stream(self) -> None:
+        if self._stream is not None:
+            try:
+                self._stream.close()
+            except PyMongoError:
+                pass
+            self._stream = None
+
+    def close(self) -> None:
+        self._close_stream()
+        self._producer.close()
+        self._lease.release()
+        self._client.close()

@@ -1,0 +1,295 @@
+"""Salesforce apply: Kafka batches of MongoDB changes -> sObject Collections writes -> write-back -> commit.
+
+For each changed document the current values are read from MongoDB and compared with
+the last synced values kept in its `_sync.base`: only fields that really changed are
+sent, an unchanged document is an echo and is dropped. Documents born in MongoDB are
+upserted on the external-id field holding their `_id`, so a retry after a crash finds
+the record it created instead of creating a second one; the new Salesforce Id is then
+written back to the document.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from confluent_kafka import Message
+from pymongo import UpdateOne
+
+from connectors import events
+from connectors.engine.canonical import canonical, to_salesforce_json, values_hash
+from connectors.engine.conversion import ConversionError
+from connectors.engine.mapping import MappingSpec
+from connectors.engine.merge import changed_fields
+from connectors.kafka.config import KafkaSettings, dead_letter_topic, mongo_topic
+from connectors.kafka.consumer import BatchConsumer
+from connectors.kafka.producer import EventProducer
+from connectors.kafka.topics import ensure_topics
+from connectors.models import KafkaCluster, ObjectMapping, SyncError
+from connectors.mongo import meta
+from connectors.mongo.changes import id_value
+from connectors.mongo.client import connect
+from connectors.salesforce.writer import ApiLimitReached, RecordResult, SalesforceWriter
+from connectors.wiring import kafka_settings, mapping_spec, salesforce_client
+from connectors.workers.conflict_gate import hold, open_conflicts
+from connectors.workers.errors import park_message
+from connectors.workers.retry import retry_mongo
+
+log = logging.getLogger(__name__)
+
+MAPPING_REFRESH_SECONDS = 10.0
+PAUSED_RECHECK_SECONDS = 30.0
+ALREADY_DELETED = {"ENTITY_IS_DELETED", "NOT_FOUND"}
+
+
+@dataclass
+class _Pending:
+    """One document's write, waiting for Salesforce's answer."""
+
+    message: Message
+    document: dict[str, Any]
+    sent: dict[str, Any]  # canonical values of the fields sent
+    record: dict[str, Any]  # the Salesforce payload
+
+
+class _Target:
+    def __init__(self, mapping: ObjectMapping, writer: SalesforceWriter, collection: Any) -> None:
+        self.row = mapping
+        self.spec: MappingSpec = mapping_spec(mapping)
+        self.writer = writer
+        self.collection = collection
+
+
+class SalesforceApply:
+    def __init__(self, cluster: KafkaCluster, batch_size: int, should_stop: Callable[[], bool],
+                 pause_at_share: float = 0.9) -> None:
+        self.kafka: KafkaSettings = kafka_settings(cluster)
+        self.cluster = cluster
+        self.name = f"sf-apply:{cluster.name}"
+        self.batch_size = batch_size
+        self.pause_at_share = pause_at_share
+        self.counters: Counter[str] = Counter()
+        self._should_stop = should_stop
+        self._mongo: dict[int, Any] = {}
+        self._writers: dict[int, SalesforceWriter] = {}
+        self._targets: dict[str, _Target] = {}
+        self._paused_until = 0.0
+        self._paused_writer: SalesforceWriter | None = None
+        self._dlq_topic = dead_letter_topic(self.kafka.topic_prefix)
+        self._dlq = EventProducer(self.kafka)
+        self._load_targets()
+        ensure_topics(self.kafka, [*self._topics(), self._dlq_topic])
+        self._consumer = BatchConsumer(self.kafka, f"{self.kafka.topic_prefix}.sf-apply", self._topics())
+        self._refreshed_at = time.monotonic()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_writer is not None
+
+    def idle_seconds(self) -> float:
+        return 0.05
+
+    def _topics(self) -> list[str]:
+        return sorted({mongo_topic(self.kafka.topic_prefix, t.spec.collection) for t in self._targets.values()})
+
+    def _load_targets(self) -> None:
+        targets = {}
+        for mapping in ObjectMapping.objects.filter(kafka=self.cluster, enabled=True).select_related("mongo", "org"):
+            if not mapping.captures_mongodb:
+                continue
+            if mapping.mongo_id not in self._mongo:
+                self._mongo[mapping.mongo_id] = connect(mapping.mongo.uri)
+            if mapping.org_id not in self._writers:
+                client = salesforce_client(mapping.org, should_stop=self._should_stop)
+                self._writers[mapping.org_id] = SalesforceWriter(client, self.pause_at_share)
+            collection = self._mongo[mapping.mongo_id][mapping.mongo.database][mapping.collection]
+            targets[mapping.name] = _Target(mapping, self._writers[mapping.org_id], collection)
+        self._targets = targets
+
+    def _refresh_if_due(self) -> None:
+        if time.monotonic() - self._refreshed_at < MAPPING_REFRESH_SECONDS:
+            return
+        self._load_targets()
+        ensure_topics(self.kafka, self._topics())
+        self._consumer.resubscribe(self._topics())
+        self._refreshed_at = time.monotonic()
+
+    def step(self) -> bool:
+        self._refresh_if_due()
+        if self.paused and not self._resume_if_usage_fell():
+            return False
+        messages = self._consumer.poll_batch(self.batch_size, timeout=0.25)
+        if not messages:
+            return False
+        try:
+            self._apply(messages)
+        except ApiLimitReached as exc:
+            self._consumer.rewind(messages)
+            self._pause(exc)
+            return False
+        except Exception:
+            self._consumer.rewind(messages)
+            raise
+        return True
+
+    def _pause(self, reason: ApiLimitReached) -> None:
+        self._paused_writer = next(iter(self._writers.values()), None)
+        self._paused_until = time.monotonic() + PAUSED_RECHECK_SECONDS
+        self.counters["api_limit_pauses"] += 1
+        log.warning("%s: %s", self.name, reason)
+
+    def _resume_if_usage_fell(self) -> bool:
+        if time.monotonic() < self._paused_until:
+            return False
+        assert self._paused_writer is not None
+        self._paused_writer.refresh_usage()
+        try:
+            self._paused_writer.check_limit()
+        except ApiLimitReached:
+            self._paused_until = time.monotonic() + PAUSED_RECHECK_SECONDS
+            return False
+        log.info("%s: API usage is below the limit again; writing resumes", self.name)
+        self._paused_writer = None
+        return True
+
+    def resume_check_now(self) -> None:
+        """Let the next step re-read API usage at once (tests, the console's resume button)."""
+        self._paused_until = 0.0
+
+    def _apply(self, messages: list[Message]) -> None:
+        for target_name, items in self._decode(messages).items():
+            self._apply_target(self._targets[target_name], items)
+        self._dlq.confirm()
+        self._consumer.commit(messages)
+        self.counters["messages"] += len(messages)
+
+    def _decode(self, messages: list[Message]) -> dict[str, dict[str, tuple[events.ChangeEnvelope, Message]]]:
+        batches: dict[str, dict[str, tuple[events.ChangeEnvelope, Message]]] = {}
+        for message in messages:
+            try:
+                envelope = events.decode(message.value())
+            except events.EnvelopeError as exc:
+                park_message(message, SyncError.Stage.DECODE, "INVALID_ENVELOPE", str(exc),
+                             dead_letters=(self._dlq, self._dlq_topic))
+                self.counters["dead_lettered"] += 1
+                continue
+            if envelope.mapping not in self._targets or envelope.mongo_id is None:
+                park_message(message, SyncError.Stage.DECODE, "UNKNOWN_MAPPING",
+                             f"no enabled mapping named {envelope.mapping!r} on this Kafka cluster takes "
+                             "MongoDB changes", record_key=envelope.key, dead_letters=(self._dlq, self._dlq_topic))
+                self.counters["dead_lettered"] += 1
+                continue
+            # The batch keeps per-record order, so the last change of a document wins:
+            # its current state is read from MongoDB anyway.
+            batches.setdefault(envelope.mapping, {})[envelope.mongo_id] = (envelope, message)
+        return batches
+
+    def _apply_target(self, target: _Target, items: dict[str, tuple[events.ChangeEnvelope, Message]]) -> None:
+        spec = target.spec
+        sf_ids = {e.salesforce_id for e, _ in items.values() if e.salesforce_id}
+        waiting = open_conflicts(target.row, sf_ids, set(items))
+        documents = self._retrying(lambda: {
+            str(d["_id"]): d for d in target.collection.find({"_id": {"$in": [id_value(k) for k in items]}})
+        })
+        updates: list[_Pending] = []
+        creates: list[_Pending] = []
+        deletes: list[tuple[str, Message]] = []
+        for mongo_id, (envelope, message) in items.items():
+            blocker = waiting.get(mongo_id) or waiting.get(envelope.salesforce_id or "")
+            if blocker is not None:
+                hold(blocker, message)
+                self.counters["held_behind_conflict"] += 1
+                continue
+            if envelope.op == "delete":
+                if spec.propagate_mongo_deletes and envelope.salesforce_id:
+                    deletes.append((envelope.salesforce_id, message))
+                continue
+            document = documents.get(mongo_id)
+            if document is None:
+                continue  # deleted since: its delete event follows
+            pending = self._pending(target, document, message)
+            if pending is None:
+                continue
+            (updates if document.get(spec.key_field) else creates).append(pending)
+        if updates:
+            self._record_results(target, updates, target.writer.update(spec.sf_object, [p.record for p in updates]))
+        if creates:
+            results = target.writer.upsert(spec.sf_object, spec.sf_external_id_field, [p.record for p in creates])
+            self._record_results(target, creates, results)
+        if deletes:
+            self._record_deletes(target, deletes, target.writer.delete([sf_id for sf_id, _ in deletes]))
+
+    def _pending(self, target: _Target, document: dict[str, Any], message: Message) -> _Pending | None:
+        """What to send for one document, or None for an echo or a value of the wrong shape."""
+        spec = target.spec
+        writable = [f for f in spec.fields if f.sf_writable]
+        try:
+            current = {f.sf_field: canonical(f.sf_field, f.sf_type, document.get(f.mongo_field)) for f in writable}
+        except ConversionError as exc:
+            park_message(message, SyncError.Stage.CONVERT, "INVALID_VALUE",
+                         f"{exc} (document {document['_id']} in {spec.collection}.{_mongo_name(spec, exc.field)})",
+                         mapping=target.row, record_key=str(document["_id"]))
+            self.counters["errors"] += 1
+            return None
+        base = meta.sync_state(document).get("base") or {}
+        delta = changed_fields(current, base)
+        if not delta:
+            self.counters["echo_dropped"] += 1
+            return None
+        by_name = {f.sf_field: f for f in writable}
+        record = {name: to_salesforce_json(name, by_name[name].sf_type, document.get(by_name[name].mongo_field))
+                  for name in delta}
+        record[spec.sf_external_id_field] = str(document["_id"])
+        if document.get(spec.key_field):
+            record["id"] = document[spec.key_field]
+        return _Pending(message, document, delta, record)
+
+    def _record_results(self, target: _Target, pendings: list[_Pending], results: list[RecordResult]) -> None:
+        now = datetime.now(timezone.utc)
+        write_back = []
+        for pending, result in zip(pendings, results):
+            if not result.success:
+                self._park_rejected(target, pending, result)
+                continue
+            base = {**(meta.sync_state(pending.document).get("base") or {}), **pending.sent}
+            fields: dict[str, Any] = {f"{meta.BASE}.{name}": value for name, value in pending.sent.items()}
+            fields.update({meta.HASH: values_hash(base), meta.SYNCED_AT: now, meta.SOURCE: "mongodb"})
+            if result.id and not pending.document.get(target.spec.key_field):
+                fields[target.spec.key_field] = result.id
+            write_back.append(UpdateOne({"_id": pending.document["_id"]}, {"$set": fields}))
+            self.counters["salesforce_created" if result.created else "salesforce_updated"] += 1
+        if write_back:
+            self._retrying(lambda: target.collection.bulk_write(write_back, ordered=False))
+
+    def _park_rejected(self, target: _Target, pending: _Pending, result: RecordResult) -> None:
+        fields = f" (fields: {', '.join(result.fields)})" if result.fields else ""
+        park_message(pending.message, SyncError.Stage.SALESFORCE_WRITE, result.code or "UNKNOWN",
+                     f"{result.message}{fields}; sent: {json.dumps(pending.record, default=str)}",
+                     mapping=target.row, record_key=str(pending.document["_id"]))
+        self.counters["errors"] += 1
+
+    def _record_deletes(self, target: _Target, deletes: list[tuple[str, Message]], results: list[RecordResult]) -> None:
+        for (sf_id, message), result in zip(deletes, results):
+            if result.success or result.code in ALREADY_DELETED:
+                self.counters["salesforce_deleted"] += 1
+            else:
+                park_message(message, SyncError.Stage.SALESFORCE_WRITE, result.code, result.message,
+                             mapping=target.row, record_key=sf_id)
+                self.counters["errors"] += 1
+
+    def _retrying(self, operation: Callable[[], Any]) -> Any:
+        return retry_mongo(operation, self._should_stop, self.name)
+
+    def close(self) -> None:
+        self._consumer.close()
+        self._dlq.close()
+        for client in self._mongo.values():
+            client.close()
+
+
+def _mongo_name(spec: MappingSpec, sf_field: str) -> str:
+    return next((f.mongo_field for f in spec.fields if f.sf_field == sf_field), sf_field)
