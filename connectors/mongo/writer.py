@@ -1,10 +1,12 @@
 """Batched, version-guarded bulk writes of Salesforce changes into a collection.
 
-Every document keyed by the Salesforce Id carries `_sync.sf_modstamp`; a write
-matches only when the stored stamp is not newer, so a redelivered or reordered
-older change can never overwrite a newer one. When the guard rejects an
-upsert, the insert it falls back to hits the unique key index (E11000): that
-is how "stale" is reported, and it is not an error.
+A record born in Salesforce is stored with its Salesforce Id as `_id` (and in the
+mapping's key field); one born in MongoDB keeps its own `_id` and gets the key field
+on its first write-back. Every document carries `_sync.sf_modstamp`; a write matches
+only when the stored stamp is not newer, so a redelivered or reordered older change
+never overwrites a newer one. When the guard rejects an upsert, the insert it falls
+back to hits the `_id` index (E11000): that is how "stale" is reported, not an error.
+Keying on `_id` keeps the write path as cheap as a plain bulk upsert.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ DUPLICATE_KEY = 11000
 class DocumentChange:
     """One change to apply: `document` holds mapped, converted values (empty for deletes)."""
 
-    key: str
+    key: str  # the Salesforce Id
     op: str  # "upsert" | "delete" | "mark_deleted"
     modstamp: datetime
     document: dict[str, Any]
@@ -33,6 +35,12 @@ class DocumentChange:
     #: The new last-synced values (and their hash) to store in `_sync`; None leaves them.
     base: dict[str, Any] | None = None
     base_hash: str = ""
+    #: The document's `_id` when it is not the Salesforce Id (a record born in MongoDB).
+    document_id: Any = None
+
+    @property
+    def target_id(self) -> Any:
+        return self.key if self.document_id is None else self.document_id
 
 
 @dataclass
@@ -42,14 +50,14 @@ class WriteOutcome:
     failures: list[tuple[DocumentChange, str, str]] = field(default_factory=list)  # change, code, message
 
 
-def _guard(key_field: str, change: DocumentChange) -> dict[str, Any]:
+def _guard(change: DocumentChange) -> dict[str, Any]:
     # "not newer than this change" (also true when there is no stamp yet), as one predicate
-    # rather than an $or, so the server can stay on the key index.
-    return {key_field: change.key, meta.SF_MODSTAMP: {"$not": {"$gt": change.modstamp}}}
+    # rather than an $or, so the server can stay on the _id index.
+    return {"_id": change.target_id, meta.SF_MODSTAMP: {"$not": {"$gt": change.modstamp}}}
 
 
 def _operation(key_field: str, change: DocumentChange, now: datetime) -> UpdateOne | DeleteOne:
-    guard = _guard(key_field, change)
+    guard = _guard(change)
     if change.op == "delete":
         return DeleteOne(guard)
     sync_meta = {
@@ -62,7 +70,8 @@ def _operation(key_field: str, change: DocumentChange, now: datetime) -> UpdateO
         return UpdateOne(guard, {"$set": {**sync_meta, meta.DELETED: True}})
     if change.base is not None:
         sync_meta.update({meta.BASE: change.base, meta.HASH: change.base_hash})
-    return UpdateOne(guard, {"$set": {**change.document, **sync_meta, meta.DELETED: False}}, upsert=True)
+    document = {**change.document, key_field: change.key, **sync_meta, meta.DELETED: False}
+    return UpdateOne(guard, {"$set": document}, upsert=True)
 
 
 def write_changes(collection: Collection, key_field: str, changes: list[DocumentChange], now: datetime) -> WriteOutcome:
@@ -80,7 +89,7 @@ def write_changes(collection: Collection, key_field: str, changes: list[Document
         errors = exc.details.get("writeErrors", [])
     for error in errors:
         change = changes[error["index"]]
-        if error["code"] == DUPLICATE_KEY and key_field in (error.get("keyPattern") or {key_field: 1}):
+        if error["code"] == DUPLICATE_KEY and "_id" in (error.get("keyPattern") or {"_id": 1}):
             outcome.stale += 1
         else:
             outcome.failures.append((change, str(error["code"]), error.get("errmsg", "write failed")))

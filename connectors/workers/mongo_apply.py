@@ -5,20 +5,21 @@ import logging
 import time
 from collections import Counter
 from datetime import datetime, timezone
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 from confluent_kafka import Message
 from pymongo import MongoClient
 
 from connectors import events
 from connectors.engine.conversion import ConversionError
-from connectors.engine.mapping import to_document
+from connectors.engine.mapping import MappingSpec, to_document
 from connectors.engine.plan import ConflictDraft, modstamp_of, plan_salesforce_upsert
 from connectors.kafka.config import KafkaSettings, dead_letter_topic, salesforce_topic
 from connectors.kafka.consumer import BatchConsumer
 from connectors.kafka.producer import EventProducer
 from connectors.kafka.topics import ensure_topics
 from connectors.models import Conflict, KafkaCluster, ObjectMapping, SyncError
+from connectors.mongo.changes import id_value
 from connectors.mongo.client import connect
 from connectors.mongo.setup import ensure_collection
 from connectors.mongo.writer import DocumentChange, write_changes
@@ -34,6 +35,18 @@ MAPPING_REFRESH_SECONDS = 10.0
 _DELETE_OPS = {"remove": "delete", "mark": "mark_deleted"}
 
 
+def document_id(spec: MappingSpec, envelope: events.ChangeEnvelope) -> Any:
+    """The `_id` of a Salesforce record's document: the MongoDB id its external-id field holds
+    when it was born in MongoDB, else its Salesforce Id."""
+    born_in_mongo = envelope.fields.get(spec.sf_external_id_field) if spec.two_way else None
+    return id_value(born_in_mongo) if born_in_mongo else envelope.salesforce_id
+
+
+def business_references(spec: MappingSpec) -> list[str]:
+    """Reference fields worth an index: not the audit users every record points at."""
+    return [f.mongo_field for f in spec.fields if f.sf_type == "reference" and not f.sf_field.endswith("ById")]
+
+
 class _Target:
     """A mapping as the apply side needs it: spec plus where to write."""
 
@@ -41,8 +54,7 @@ class _Target:
         self.row = mapping
         self.spec: MappingSpec = mapping_spec(mapping)
         self.collection = client[mapping.mongo.database][mapping.collection]
-        references = [f.mongo_field for f in mapping.fields.filter(enabled=True, sf_type="reference")]
-        ensure_collection(client[mapping.mongo.database], mapping.collection, mapping.key_field, references)
+        ensure_collection(client[mapping.mongo.database], mapping.collection, business_references(self.spec))
 
 
 class MongoApply:
@@ -116,14 +128,12 @@ class MongoApply:
         self.counters["messages"] += len(messages)
 
     def _apply_target(self, target: _Target, items: dict[str, tuple[events.ChangeEnvelope, Message]]) -> None:
-        key_field = target.spec.key_field
         waiting = open_conflicts(target.row, set(items), set())
         current: dict[str, dict] = {}
         if target.spec.two_way:
             # Only a two-way mapping merges against the document; one way, the version guard is enough.
-            current = self._retrying(lambda: {
-                d[key_field]: d for d in target.collection.find({key_field: {"$in": list(items)}})
-            })
+            ids = [document_id(target.spec, envelope) for envelope, _ in items.values()]
+            current = self._retrying(lambda: {str(d["_id"]): d for d in target.collection.find({"_id": {"$in": ids}})})
         changes: dict[str, tuple[DocumentChange, Message]] = {}
         for key, (envelope, message) in items.items():
             if key in waiting:
@@ -131,7 +141,7 @@ class MongoApply:
                 self.counters["held_behind_conflict"] += 1
                 continue
             try:
-                change = self._plan(target, envelope, current.get(key))
+                change = self._plan(target, envelope, current.get(str(document_id(target.spec, envelope))))
             except (ConversionError, KeyError, ValueError) as exc:
                 park_message(message, SyncError.Stage.CONVERT, type(exc).__name__.upper(), str(exc),
                              mapping=target.row, record_key=key)
@@ -142,7 +152,7 @@ class MongoApply:
         if not changes:
             return
         outcome = self._retrying(lambda: write_changes(
-            target.collection, key_field, [c for c, _ in changes.values()], datetime.now(timezone.utc)
+            target.collection, target.spec.key_field, [c for c, _ in changes.values()], datetime.now(timezone.utc)
         ))
         for change, code, error in outcome.failures:
             park_message(changes[change.key][1], SyncError.Stage.MONGO_WRITE, code, error,
@@ -159,17 +169,23 @@ class MongoApply:
         modstamp = modstamp_of(envelope.source_version)
         if envelope.op == "delete":
             op = _DELETE_OPS.get(spec.delete_mode)
-            return None if op is None else DocumentChange(key, op, modstamp, {}, envelope.event_id)
+            if op is None:
+                return None
+            target_id = document["_id"] if document is not None else key
+            return DocumentChange(key, op, modstamp, {}, envelope.event_id,
+                                  document_id=None if target_id == key else target_id)
         if not spec.two_way:
             return DocumentChange(key, "upsert", modstamp, to_document(spec, envelope.fields), envelope.event_id)
         plan = plan_salesforce_upsert(spec, envelope.fields, modstamp, document)
+        target_id = document["_id"] if document is not None else document_id(spec, envelope)
         self.counters[f"plan_{plan.outcome}"] += 1
         if plan.conflict is not None:
             self._record_conflict(target, key, document, plan.conflict)
         if plan.outcome != "write":
             return None
         return DocumentChange(key, "upsert", modstamp, plan.set_fields, envelope.event_id,
-                              base=plan.base, base_hash=plan.base_hash)
+                              base=plan.base, base_hash=plan.base_hash,
+                              document_id=None if target_id == key else target_id)
 
     def _record_conflict(self, target: _Target, key: str, document: dict | None, draft: ConflictDraft) -> None:
         Conflict.objects.create(

@@ -23,6 +23,7 @@ from connectors.mongo.changes import RESOLUTION, id_text, is_own_write, touched_
 from connectors.mongo.client import connect
 from connectors.mongo.setup import ensure_collection, enable_pre_images
 from connectors.wiring import mapping_spec
+from connectors.workers.mongo_apply import business_references
 from connectors.workers.lease import CaptureLease
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,7 @@ class MongoCapture:
         self._lease = CaptureLease(MongoCheckpoint, checkpoint.pk, owner)
         self._client = connect(mapping.mongo.uri)
         database = self._client[mapping.mongo.database]
-        references = [f.mongo_field for f in self.spec.fields if f.sf_type == "reference"]
-        ensure_collection(database, mapping.collection, mapping.key_field, references)
+        ensure_collection(database, mapping.collection, business_references(self.spec))
         enable_pre_images(database, mapping.collection)
         self._collection = database[mapping.collection]
         self._mapped = {f.mongo_field for f in self.spec.fields} | {RESOLUTION}

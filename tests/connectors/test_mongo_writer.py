@@ -16,7 +16,7 @@ NOW = datetime.now(timezone.utc)
 @pytest.fixture
 def collection(stack, unique):
     client = connect(stack.mongodb_uri)
-    ensure_collection(client[unique], "accounts", "sf_id", ["accountId"])
+    ensure_collection(client[unique], "accounts", ["accountId"])
     yield client[unique]["accounts"]
     client.drop_database(unique)
     client.close()
@@ -32,6 +32,7 @@ def test_an_older_modstamp_never_overwrites_a_newer_one(collection):
     assert (outcome.applied, outcome.stale, outcome.failures) == (0, 1, [])
     assert collection.find_one({"sf_id": "001A"})["name"] == "new"
     assert collection.count_documents({}) == 1
+    assert collection.find_one({"_id": "001A"})["sf_id"] == "001A", "keyed on _id, Id kept in the key field"
 
 
 def test_the_same_change_applied_twice_leaves_one_document(collection):
