@@ -191,6 +191,7 @@ class SyncError(models.Model):
     message = models.TextField()
     payload = models.TextField(help_text="The message as received, so it can be replayed.")
     topic = models.CharField(max_length=255, blank=True)
+    message_key = models.CharField(max_length=255, blank=True, help_text="The Kafka key, kept for a retry.")
     partition = models.IntegerField(null=True, blank=True)
     offset = models.BigIntegerField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=1)

@@ -67,8 +67,9 @@ def merge(
             decision.write[name] = value
             decision.settled[name] = value
         elif winner == "other":
+            # Not settled: the other side's change is still on its way across, and
+            # comparing it with the unchanged base is what sends it.
             decision.send_back[name] = theirs
-            decision.settled[name] = theirs
         else:
             decision.disputed[name] = (value, theirs)
     return decision
@@ -79,7 +80,9 @@ def _winner(policy: str, incoming_side: str, incoming_time: datetime | None, oth
         return "manual"
     if policy == NEWEST_WINS:
         if incoming_time is None or other_time is None:
-            return "incoming"
+            # The other side's change time is not known yet: park it; it is settled by
+            # time as soon as that change arrives (see conflict_queue.newest_side).
+            return "manual"
         return "incoming" if incoming_time >= other_time else "other"
     favoured = "salesforce" if policy == SALESFORCE_WINS else "mongodb"
     return "incoming" if incoming_side == favoured else "other"

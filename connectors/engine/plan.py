@@ -8,12 +8,13 @@ sides follows the mapping's conflict policy.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.engine.canonical import canonical, values_hash
 from connectors.engine.conversion import ConversionError, parse_sf_datetime
 from connectors.engine.mapping import MappingSpec, to_document
+from connectors.engine.merge import changed_fields as changed_fields_of
 from connectors.engine.merge import merge
 
 
@@ -36,6 +37,27 @@ class DocumentPlan:
     base: dict[str, Any] = field(default_factory=dict)
     base_hash: str = ""
     conflict: ConflictDraft | None = None
+    #: The write settles a conflict the sync's own Salesforce write raced with: send it on.
+    republish: bool = False
+
+
+#: Salesforce's Date header has whole seconds: a change stamped up to this long after it
+#: may still predate the write it reports on.
+PUSH_CLOCK_SLACK = timedelta(seconds=1)
+
+
+def _concurrent_pushes(state: dict[str, Any], modstamp: datetime) -> dict[str, dict[str, Any]]:
+    """The fields the sync wrote to Salesforce at about or after this change's stamp."""
+    pushes = {}
+    for name, push in (state.get("pushed") or {}).items():
+        at = push.get("at")
+        if at is None:
+            continue
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=modstamp.tzinfo)
+        if modstamp < at + PUSH_CLOCK_SLACK:
+            pushes[name] = push
+    return pushes
 
 
 def mongo_values(spec: MappingSpec, document: dict[str, Any], writable_only: bool = True) -> dict[str, Any]:
@@ -75,8 +97,17 @@ def plan_salesforce_upsert(
     base: dict[str, Any] = state.get("base") or {}
     # A document never synced has no base: nothing on its side can be told apart as a change.
     other = mongo_values(spec, document) if document is not None and base else None
-    changed_at = state.get("mongo_changed_at")
-    decision = merge(base, incoming, other, "salesforce", spec.conflict_policy, modstamp, changed_at)
+    # For a field the sync wrote to Salesforce after this change was made, compare with the
+    # value before that write: Salesforce changed it only if it differs from that.
+    pushes = {name: push for name, push in _concurrent_pushes(state, modstamp).items()
+              if incoming.get(name, push.get("sent")) != push.get("sent")}  # showing our value: the echo
+    merge_base = {**base, **{name: push.get("before") for name, push in pushes.items()}}
+    changed_at = max((p["change_at"] for p in pushes.values() if p.get("change_at")), default=None)
+    if changed_at is not None and changed_at.tzinfo is None:
+        changed_at = changed_at.replace(tzinfo=modstamp.tzinfo)
+    decision = merge(merge_base, incoming, other, "salesforce", spec.conflict_policy, modstamp, changed_at)
+    raced = {n for n in pushes if n in decision.write or n in decision.send_back} & set(
+        changed_fields_of(other or {}, merge_base))
 
     writable = {f.sf_field for f in spec.fields if f.sf_writable}
     if spec.two_way and document is not None and base and not (set(decision.write) & writable) \
@@ -87,6 +118,10 @@ def plan_salesforce_upsert(
         return DocumentPlan("echo")
 
     new_base = {**base, **decision.settled}
+    for name in raced:
+        # Salesforce may hold either value now; keep the loser as the base so the winner
+        # is written to Salesforce again by the normal MongoDB -> Salesforce path.
+        new_base[name] = pushes[name].get("sent") if name in decision.write else incoming[name]
     conflict = None
     if decision.disputed:
         names = sorted(decision.disputed)
@@ -98,11 +133,11 @@ def plan_salesforce_upsert(
             salesforce_changed_at=modstamp,
             mongodb_changed_at=changed_at,
         )
-    if not decision.write:
+    if not decision.write and not raced:
         return DocumentPlan("nothing", conflict=conflict)
     converted = to_document(spec, {name: values[name] for name in decision.write})
     return DocumentPlan("write", set_fields=converted, base=new_base, base_hash=values_hash(new_base),
-                        conflict=conflict)
+                        conflict=conflict, republish=bool(raced))
 
 
 def modstamp_of(source_version: dict[str, str]) -> datetime:

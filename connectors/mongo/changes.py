@@ -7,8 +7,7 @@ from bson import ObjectId
 
 from connectors.mongo import meta
 
-#: Set by a person's conflict resolution: a change to publish even though no mapped field moved.
-RESOLUTION = f"{meta.SYNC}.resolution"
+RESOLUTION = meta.RESOLUTION
 
 
 def is_own_write(event: dict[str, Any]) -> bool:
@@ -20,6 +19,8 @@ def is_own_write(event: dict[str, Any]) -> bool:
     operation = event["operationType"]
     if operation == "update":
         updated = event.get("updateDescription", {}).get("updatedFields", {})
+        if RESOLUTION in updated:
+            return False  # a resolution the sync wants sent on
         return meta.SYNCED_AT in updated or meta.SYNC in updated
     if operation == "insert":
         return bool(meta.sync_state(event.get("fullDocument")).get("synced_at"))

@@ -8,7 +8,12 @@ It is the per-record sync state, stored with the data so it changes atomically w
 - `sf_modstamp`: the Salesforce version last applied (the version guard).
 - `base`: the last synced values by Salesforce field name, in canonical form, and
   `hash` their hash. A change whose values equal `base` is an echo.
-- `mongo_changed_at`: when MongoDB capture last saw an application change (newest_wins).
+- `pushed.<Field>`: the last value the sync wrote to Salesforce for a field, with the
+  value before it (`before`), Salesforce's clock at the write (`at`) and the time of the
+  MongoDB change it carried (`change_at`). A Salesforce change stamped before that
+  write was made concurrently with it: a conflict, not a newer value.
+- `resolution`: set with a write the sync wants sent on to Salesforce (a conflict
+  resolution): capture publishes such a change even though the sync made it.
 - `deleted`: the Salesforce record is in the recycle bin (mapping marks deletes).
 """
 from __future__ import annotations
@@ -20,7 +25,8 @@ EVENT_ID = f"{SYNC}.event_id"
 SF_MODSTAMP = f"{SYNC}.sf_modstamp"
 BASE = f"{SYNC}.base"
 HASH = f"{SYNC}.hash"
-MONGO_CHANGED_AT = f"{SYNC}.mongo_changed_at"
+PUSHED = f"{SYNC}.pushed"
+RESOLUTION = f"{SYNC}.resolution"
 DELETED = f"{SYNC}.deleted"
 
 

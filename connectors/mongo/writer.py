@@ -37,6 +37,8 @@ class DocumentChange:
     base_hash: str = ""
     #: The document's `_id` when it is not the Salesforce Id (a record born in MongoDB).
     document_id: Any = None
+    #: Ask capture to send this write on to Salesforce (a conflict settled for one side).
+    republish: bool = False
 
     @property
     def target_id(self) -> Any:
@@ -70,6 +72,8 @@ def _operation(key_field: str, change: DocumentChange, now: datetime) -> UpdateO
         return UpdateOne(guard, {"$set": {**sync_meta, meta.DELETED: True}})
     if change.base is not None:
         sync_meta.update({meta.BASE: change.base, meta.HASH: change.base_hash})
+    if change.republish:
+        sync_meta[meta.RESOLUTION] = change.event_id
     document = {**change.document, key_field: change.key, **sync_meta, meta.DELETED: False}
     return UpdateOne(guard, {"$set": document}, upsert=True)
 

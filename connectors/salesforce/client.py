@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 import requests
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
+from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession, SalesforceRefusedRequest
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 from connectors.salesforce.auth import SalesforceCredentials, login, new_http_session
@@ -21,6 +21,10 @@ def _is_transient(exc: BaseException) -> bool:
     if isinstance(exc, SalesforceError):
         return exc.status >= 500
     return isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout))
+
+
+class ApiLimitReached(RuntimeError):
+    """The org's API usage is at (or, for writes, near) its daily limit: wait, do not retry now."""
 
 
 @dataclass
@@ -85,6 +89,10 @@ class SalesforceClient:
                 sf = self._connect()
                 try:
                     return operation(sf)
+                except SalesforceRefusedRequest as exc:
+                    if "REQUEST_LIMIT_EXCEEDED" in str(exc.content):
+                        raise ApiLimitReached(f"salesforce: the org's daily API limit is exhausted") from exc
+                    raise
                 except SalesforceExpiredSession:
                     log.info("salesforce: session expired, logging in again")
                     with self._lock:

@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from simple_salesforce.exceptions import SalesforceRefusedRequest
-
-from connectors.salesforce.client import SalesforceClient
+from connectors.salesforce.client import ApiLimitReached, SalesforceClient
 
 log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 200
 TRANSIENT_RECORD_CODES = {"UNABLE_TO_LOCK_ROW"}
-
-
-class ApiLimitReached(RuntimeError):
-    """The org's API usage is at or above the configured share of its daily limit."""
 
 
 @dataclass
@@ -62,6 +58,7 @@ class SalesforceWriter:
         self.lock_retries = lock_retries
         self._sleep = sleep
         self.calls = 0
+        self.server_time = datetime.now(timezone.utc)
 
     def usage(self) -> tuple[int, int] | None:
         """(used, max) from the last response's Sforce-Limit-Info, if any call was made."""
@@ -126,11 +123,11 @@ class SalesforceWriter:
 
     def _call(self, method: str, path: str, **kwargs: Any) -> list[RecordResult]:
         self.check_limit()
-        try:
-            answer = self.client.call(lambda sf: sf.restful(path, method=method, **kwargs))
-        except SalesforceRefusedRequest as exc:
-            if "REQUEST_LIMIT_EXCEEDED" in str(exc.content):
-                raise ApiLimitReached(f"salesforce: the org's daily API limit is exhausted ({exc.content})") from exc
-            raise
+        response = self.client.call(lambda sf: sf._call_salesforce(method, sf.base_url + path, name=path, **kwargs))
         self.calls += 1
+        # Salesforce's own clock (whole seconds): compared later with SystemModstamps to tell
+        # a Salesforce change made before this write from one made after it.
+        self.server_time = parsedate_to_datetime(response.headers["Date"]) if "Date" in response.headers \
+            else datetime.now(timezone.utc)
+        answer = response.json() if response.content else []
         return [RecordResult.from_response(item) for item in answer or []]

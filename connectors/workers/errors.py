@@ -26,10 +26,11 @@ def park_message(
     """
     raw = message.value() or b""
     payload = raw.decode("utf-8", errors="replace")
-    key = record_key or (message.key() or b"").decode("utf-8", errors="replace")
+    message_key = (message.key() or b"").decode("utf-8", errors="replace")
+    key = record_key or message_key
     if dead_letters is not None:
         producer, topic = dead_letters
-        producer.send(topic, key, raw)
+        producer.send(topic, message_key, raw)
     log.warning("parked %s message %s[%d]@%d: %s %s", stage, message.topic(), message.partition(),
                 message.offset(), code, error)
     return SyncError.objects.create(
@@ -40,6 +41,7 @@ def park_message(
         payload=payload,
         record_key=key[:200],
         topic=message.topic() or "",
+        message_key=message_key[:255],
         partition=message.partition(),
         offset=message.offset(),
     )

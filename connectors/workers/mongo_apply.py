@@ -185,7 +185,7 @@ class MongoApply:
             return None
         return DocumentChange(key, "upsert", modstamp, plan.set_fields, envelope.event_id,
                               base=plan.base, base_hash=plan.base_hash,
-                              document_id=None if target_id == key else target_id)
+                              document_id=None if target_id == key else target_id, republish=plan.republish)
 
     def _record_conflict(self, target: _Target, key: str, document: dict | None, draft: ConflictDraft) -> None:
         Conflict.objects.create(

@@ -41,6 +41,15 @@ def _json_value(field: str, sf_type: str, value: Any) -> Any:
         return json.loads(json_util.dumps(value))
 
 
+def _change_time(change: dict[str, Any]) -> datetime:
+    """When the change happened: its wall time (milliseconds) where the server gives it,
+    else its cluster time (whole seconds)."""
+    wall = change.get("wallTime")
+    if isinstance(wall, datetime):
+        return wall if wall.tzinfo else wall.replace(tzinfo=timezone.utc)
+    return datetime.fromtimestamp(change["clusterTime"].time, timezone.utc)
+
+
 class MongoCapture:
     def __init__(self, mapping: ObjectMapping, kafka: KafkaSettings, owner: str, batch_size: int = 500) -> None:
         self.name = f"mongo-capture:{mapping.name}"
@@ -170,8 +179,7 @@ class MongoCapture:
             changed_fields=changed,
             source_version={"cluster_time": f"{cluster_time.time}.{cluster_time.inc}"},
             origin="mongodb",
-            captured_at=datetime.fromtimestamp(cluster_time.time, timezone.utc).isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
+            captured_at=_change_time(change).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         )
 
     def _close_stream(self) -> None:

@@ -24,7 +24,8 @@ from connectors import events
 from connectors.engine.canonical import canonical, to_salesforce_json, values_hash
 from connectors.engine.conversion import ConversionError
 from connectors.engine.mapping import MappingSpec
-from connectors.engine.merge import changed_fields
+from connectors.conflict_queue import newest_side, resolve
+from connectors.engine.merge import NEWEST_WINS, changed_fields
 from connectors.kafka.config import KafkaSettings, dead_letter_topic, mongo_topic
 from connectors.kafka.consumer import BatchConsumer
 from connectors.kafka.producer import EventProducer
@@ -33,7 +34,8 @@ from connectors.models import KafkaCluster, ObjectMapping, SyncError
 from connectors.mongo import meta
 from connectors.mongo.changes import id_value
 from connectors.mongo.client import connect
-from connectors.salesforce.writer import ApiLimitReached, RecordResult, SalesforceWriter
+from connectors.salesforce.client import ApiLimitReached
+from connectors.salesforce.writer import RecordResult, SalesforceWriter
 from connectors.wiring import kafka_settings, mapping_spec, salesforce_client
 from connectors.workers.conflict_gate import hold, open_conflicts
 from connectors.workers.errors import park_message
@@ -54,6 +56,7 @@ class _Pending:
     document: dict[str, Any]
     sent: dict[str, Any]  # canonical values of the fields sent
     record: dict[str, Any]  # the Salesforce payload
+    changed_at: datetime  # when the MongoDB change happened
 
 
 class _Target:
@@ -200,6 +203,12 @@ class SalesforceApply:
         deletes: list[tuple[str, Message]] = []
         for mongo_id, (envelope, message) in items.items():
             blocker = waiting.get(mongo_id) or waiting.get(envelope.salesforce_id or "")
+            if blocker is not None and spec.conflict_policy == NEWEST_WINS and "cluster_time" in envelope.source_version:
+                # The MongoDB change a newest_wins conflict waited for: now both times are known.
+                side = newest_side(blocker, cluster_datetime(envelope))
+                resolve(blocker, take={name: side for name in blocker.fields}, by="policy:newest_wins")
+                self.counters["conflicts_settled_by_time"] += 1
+                continue  # the resolution itself is published as a change of the document
             if blocker is not None:
                 hold(blocker, message)
                 self.counters["held_behind_conflict"] += 1
@@ -211,7 +220,7 @@ class SalesforceApply:
             document = documents.get(mongo_id)
             if document is None:
                 continue  # deleted since: its delete event follows
-            pending = self._pending(target, document, message)
+            pending = self._pending(target, document, message, envelope)
             if pending is None:
                 continue
             (updates if document.get(spec.key_field) else creates).append(pending)
@@ -223,7 +232,8 @@ class SalesforceApply:
         if deletes:
             self._record_deletes(target, deletes, target.writer.delete([sf_id for sf_id, _ in deletes]))
 
-    def _pending(self, target: _Target, document: dict[str, Any], message: Message) -> _Pending | None:
+    def _pending(self, target: _Target, document: dict[str, Any], message: Message,
+                 envelope: events.ChangeEnvelope) -> _Pending | None:
         """What to send for one document, or None for an echo or a value of the wrong shape."""
         spec = target.spec
         writable = [f for f in spec.fields if f.sf_writable]
@@ -246,7 +256,7 @@ class SalesforceApply:
         record[spec.sf_external_id_field] = str(document["_id"])
         if document.get(spec.key_field):
             record["id"] = document[spec.key_field]
-        return _Pending(message, document, delta, record)
+        return _Pending(message, document, delta, record, cluster_datetime(envelope))
 
     def _record_results(self, target: _Target, pendings: list[_Pending], results: list[RecordResult]) -> None:
         now = datetime.now(timezone.utc)
@@ -255,8 +265,14 @@ class SalesforceApply:
             if not result.success:
                 self._park_rejected(target, pending, result)
                 continue
-            base = {**(meta.sync_state(pending.document).get("base") or {}), **pending.sent}
+            old_base = meta.sync_state(pending.document).get("base") or {}
+            base = {**old_base, **pending.sent}
             fields: dict[str, Any] = {f"{meta.BASE}.{name}": value for name, value in pending.sent.items()}
+            fields.update({
+                f"{meta.PUSHED}.{name}": {"before": old_base.get(name), "sent": value,
+                                           "at": target.writer.server_time, "change_at": pending.changed_at}
+                for name, value in pending.sent.items()
+            })
             fields.update({meta.HASH: values_hash(base), meta.SYNCED_AT: now, meta.SOURCE: "mongodb"})
             if result.id and not pending.document.get(target.spec.key_field):
                 fields[target.spec.key_field] = result.id
@@ -289,6 +305,11 @@ class SalesforceApply:
         self._dlq.close()
         for client in self._mongo.values():
             client.close()
+
+
+def cluster_datetime(envelope: events.ChangeEnvelope) -> datetime:
+    """When a MongoDB change happened: capture stamps it from the change event's wall time."""
+    return datetime.fromisoformat(envelope.captured_at.replace("Z", "+00:00"))
 
 
 def _mongo_name(spec: MappingSpec, sf_field: str) -> str:

@@ -16,7 +16,7 @@ from connectors.kafka.config import KafkaSettings, salesforce_topic
 from connectors.kafka.producer import EventProducer
 from connectors.kafka.topics import ensure_topics
 from connectors.models import CaptureCheckpoint, ObjectMapping
-from connectors.salesforce.client import QueryPage, SalesforceClient
+from connectors.salesforce.client import ApiLimitReached, QueryPage, SalesforceClient
 from connectors.salesforce.polling import capture_query
 from connectors.workers.lease import CaptureLease
 
@@ -72,6 +72,12 @@ class SalesforceCapture:
             self._publish(page)
         except StopIteration:
             self._finish_poll()
+            return False
+        except ApiLimitReached as exc:
+            self._pages = None
+            self._producer.abandon()
+            self.counters["api_limit_waits"] += 1
+            log.warning("%s: %s; polling waits", self.name, exc)
             return False
         except Exception:
             # Start the next poll again from the checkpoint: nothing of this page counts.

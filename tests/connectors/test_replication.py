@@ -1,58 +1,17 @@
 """Salesforce -> Kafka -> MongoDB, in process, one worker step at a time, on the real services."""
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 
 import pytest
 from bson.decimal128 import Decimal128
 from confluent_kafka import Consumer
-from django.core.management import call_command
-
 from connectors.kafka.config import KafkaSettings, dead_letter_topic, salesforce_topic
 from connectors.kafka.producer import EventProducer
-from connectors.models import CaptureCheckpoint, ObjectMapping, SyncError
-from connectors.mongo.client import connect
-from connectors.workers.registry import build_workers
-from tests.connectors.helpers import salesforce_for_tests, step_until
+from connectors.models import CaptureCheckpoint, SyncError
+from tests.connectors.helpers import step_until
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def sf(stack):
-    return salesforce_for_tests(stack)
-
-
-@pytest.fixture
-def mongo(sync_settings):
-    client = connect(sync_settings["MONGODB_URI"])
-    yield client[sync_settings["MONGODB_DATABASE"]]
-    client.drop_database(sync_settings["MONGODB_DATABASE"])
-    client.close()
-
-
-@pytest.fixture
-def make_workers(sync_settings):
-    """Set up the Account mapping; `prepare(mapping)` may change it before the workers are built."""
-    stop = threading.Event()
-    built: list = []
-
-    def make(prepare=lambda mapping: None):  # type: ignore[no-untyped-def]
-        call_command("setupsync", objects="Account")
-        prepare(ObjectMapping.objects.get(name="accounts"))
-        built.extend(build_workers({"sf-capture", "mongo-apply"}, stop))
-        return built
-
-    yield make
-    stop.set()
-    for worker in built:
-        worker.close()
-
-
-@pytest.fixture
-def workers(make_workers):
-    return make_workers()
 
 
 def live_account_ids(sf) -> set[str]:
@@ -121,7 +80,8 @@ def test_a_malformed_message_is_dead_lettered_and_the_worker_goes_on(sf, mongo, 
 
 def test_a_value_that_cannot_be_converted_parks_only_that_record(sf, mongo, make_workers):
     # Account names forced into a whole-number conversion: every record fails on Name alone.
-    workers = make_workers(lambda mapping: mapping.fields.filter(sf_field="Name").update(conversion="integer"))
+    workers = make_workers(lambda mapping: mapping.fields.filter(sf_field="Name").update(conversion="integer"),
+                           direction="sf_to_mongo")
     created = sf.Account.create({"Name": "Not A Number"})["id"]
     step_until(workers, lambda: SyncError.objects.filter(stage="convert", record_key=created).exists(),
                message="a conversion error for the new record")

@@ -1,0 +1,106 @@
+"""The conflict queue: records changed on both sides, resolved by a person (or by policy).
+
+Resolving writes the chosen values into the MongoDB document as a change of its own
+(marked `_sync.resolution`), so they travel to Salesforce through the normal pipeline;
+then the changes that waited behind the conflict are sent again, in order.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from connectors.engine.canonical import canonical, to_salesforce_json
+from connectors.engine.mapping import to_document
+from connectors.kafka.producer import EventProducer
+from connectors.models import Conflict
+from connectors.mongo.changes import RESOLUTION, id_value
+from connectors.mongo.client import connect
+from connectors.wiring import kafka_settings, mapping_spec
+
+SIDES = ("salesforce", "mongodb")
+
+
+class ResolutionError(ValueError):
+    """The resolution does not settle every field in dispute, or names a side or field that is not one."""
+
+
+def open_conflicts(mapping: str | None = None) -> QuerySet[Conflict]:
+    conflicts = Conflict.objects.filter(status=Conflict.Status.OPEN).select_related("mapping")
+    return conflicts.filter(mapping__name=mapping) if mapping else conflicts
+
+
+def resolved_values(conflict: Conflict, take: dict[str, str] | None, values: dict[str, Any] | None) -> dict[str, Any]:
+    """The canonical value of every disputed field: given outright, or taken from a side."""
+    spec = mapping_spec(conflict.mapping)
+    types = {f.sf_field: f.sf_type for f in spec.fields}
+    chosen: dict[str, Any] = {}
+    for name in conflict.fields:
+        if values and name in values:
+            chosen[name] = canonical(name, types.get(name, "string"), values[name])
+        elif take and name in take:
+            side = take[name]
+            if side not in SIDES:
+                raise ResolutionError(f"{name}: choose 'salesforce' or 'mongodb', not {side!r}")
+            chosen[name] = (conflict.salesforce_values if side == "salesforce" else conflict.mongo_values)[name]
+        else:
+            raise ResolutionError(f"{name} is in dispute: give a value or take a side for it")
+    unknown = set(values or {}) - set(conflict.fields)
+    if unknown:
+        raise ResolutionError(f"not in dispute: {', '.join(sorted(unknown))}")
+    return chosen
+
+
+def resolve(conflict: Conflict, take: dict[str, str] | None = None, values: dict[str, Any] | None = None,
+            by: str = "") -> None:
+    """Settle an open conflict and apply the result to both sides. Raises ResolutionError."""
+    if conflict.status != Conflict.Status.OPEN:
+        raise ResolutionError(f"conflict {conflict.pk} is already {conflict.status}")
+    chosen = resolved_values(conflict, take, values)
+    mapping = conflict.mapping
+    spec = mapping_spec(mapping)
+    types = {f.sf_field: f.sf_type for f in spec.fields}
+    document = to_document(spec, {n: to_salesforce_json(n, types.get(n, "string"), v) for n, v in chosen.items()})
+    client = connect(mapping.mongo.uri)
+    try:
+        collection = client[mapping.mongo.database][mapping.collection]
+        document_id = id_value(conflict.mongo_id) if conflict.mongo_id else conflict.salesforce_id
+        collection.update_one({"_id": document_id}, {"$set": {**document, RESOLUTION: conflict.pk}})
+    finally:
+        client.close()
+    with transaction.atomic():
+        conflict.status = Conflict.Status.RESOLVED
+        conflict.resolution = chosen
+        conflict.resolved_by = by
+        conflict.resolved_at = timezone.now()
+        conflict.save()
+        release_waiting(conflict)
+
+
+def release_waiting(conflict: Conflict) -> int:
+    """Send the changes that waited behind `conflict` back to their topics, in order."""
+    waiting = list(conflict.waiting.all())
+    if waiting:
+        producer = EventProducer(kafka_settings(conflict.mapping.kafka))
+        for change in waiting:
+            producer.send(change.topic, change.key, bytes(change.payload))
+        producer.confirm()
+        conflict.waiting.all().delete()
+    return len(waiting)
+
+
+def newest_side(conflict: Conflict, mongo_changed_at: datetime) -> str:
+    """For newest_wins: the side whose change is later (Salesforce on a tie)."""
+    if conflict.salesforce_changed_at is None or mongo_changed_at > conflict.salesforce_changed_at:
+        return "mongodb"
+    return "salesforce"
+
+
+def resolve_by_policy(conflicts: list[Conflict], side: str, by: str) -> int:
+    """Resolve many at once, every field taking `side`."""
+    for conflict in conflicts:
+        resolve(conflict, take={name: side for name in conflict.fields}, by=by)
+    return len(conflicts)
