@@ -198,3 +198,30 @@ def test_the_writer_stops_before_the_limit_not_after(sf, emulator, sync_settings
     with pytest.raises(ApiLimitReached, match="90%"):
         writer.update("Account", [{"id": record_id, "Description": "second"}])
     assert emulator.usage()["used"] == used, "no call was made past the threshold"
+
+
+def test_a_document_deleted_in_mongodb_deletes_the_salesforce_record(sf, mongo, all_workers):
+    backfilled(sf, mongo, all_workers)
+    document = mongo.accounts.find_one({"name": {"$exists": True}})
+    mongo.accounts.delete_one({"_id": document["_id"]})
+    step_until(all_workers, lambda: sf.query(f"SELECT COUNT() FROM Account WHERE Id = '{document['sf_id']}'")
+               ["totalSize"] == 0, message="the Salesforce record deleted")
+    deleted = sf.query_all(f"SELECT Id, IsDeleted FROM Account WHERE Id = '{document['sf_id']}'",
+                           include_deleted=True)["records"]
+    assert [r["IsDeleted"] for r in deleted] == [True], "in the recycle bin, so it can be undeleted"
+
+
+def test_the_error_and_conflict_commands_list_and_settle_what_is_parked(sf, mongo, all_workers):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    backfilled(sf, mongo, all_workers)
+    mongo.accounts.insert_one({"name": "Bad Count", "numberOfEmployees": {"nested": 1}})
+    step_until(all_workers, lambda: SyncError.objects.filter(stage="convert").exists(), message="a parked error")
+    out = StringIO()
+    call_command("syncerrors", "list", stdout=out)
+    assert "INVALID_VALUE" in out.getvalue() and "1 open" in out.getvalue()
+    call_command("syncerrors", "discard", "--all", stdout=out)
+    assert "discarded 1" in out.getvalue()
+    assert not SyncError.objects.filter(status="open").exists()
