@@ -70,6 +70,12 @@ class Consumers:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen([sys.executable, "manage.py", "runconsumers"], cwd=ROOT, env=self.env,
                                             stdout=out, stderr=subprocess.STDOUT)
+        self.starts = getattr(self, "starts", 0) + 1
+
+    def wait_running(self) -> None:
+        """Until the latest process has built its workers (its signal handlers are in place)."""
+        wait_for(lambda: self.log.read_text().count("starting ") >= self.starts, timeout=60,
+                 message="runconsumers to start its workers")
 
     def signal(self, signum: int) -> int:
         assert self.process is not None
@@ -133,8 +139,37 @@ def test_killed_mid_stream_and_restarted_it_loses_and_duplicates_nothing(stack, 
                  message="MongoDB to match Salesforce after the restart")
         assert accounts.count_documents({}) == len(salesforce_state(sf)), "no duplicate documents"
 
+        consumers.wait_running()
         assert consumers.signal(signal.SIGTERM) == 0
         assert "all workers stopped" in consumers.log.read_text()
+    finally:
+        client.drop_database(process_env["MONGODB_DATABASE"])
+        client.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_killed_during_write_back_it_creates_no_second_salesforce_record(stack, consumers, process_env):
+    sf = salesforce_for_tests(stack)
+    client = connect(stack.mongodb_uri)
+    accounts = client[process_env["MONGODB_DATABASE"]]["accounts"]
+    try:
+        consumers.start()
+        wait_for(lambda: mongo_state(accounts) == salesforce_state(sf), timeout=90, message="the initial backfill")
+        tag = f"Born {os.getpid()}"
+        ids = accounts.insert_many([{"name": f"{tag} {n}", "numberOfEmployees": n} for n in range(60)]).inserted_ids
+        wait_for(lambda: accounts.count_documents({"_id": {"$in": ids}, "sf_id": {"$exists": True}}) >= 5,
+                 message="write-back under way")
+        assert consumers.signal(signal.SIGKILL) == -signal.SIGKILL
+        consumers.start()
+
+        wait_for(lambda: accounts.count_documents({"_id": {"$in": ids}, "sf_id": {"$exists": True}}) == len(ids),
+                 timeout=120, message="every document written back")
+        created = sf.query_all(f"SELECT Id, Mongo_Id__c FROM Account WHERE Name LIKE '{tag} %'")["records"]
+        assert sorted(r["Mongo_Id__c"] for r in created) == sorted(str(i) for i in ids), "one record per document"
+        by_document = {d["_id"]: d["sf_id"] for d in accounts.find({"_id": {"$in": ids}})}
+        assert {r["Id"] for r in created} == set(by_document.values())
+        consumers.wait_running()
+        assert consumers.signal(signal.SIGTERM) == 0
     finally:
         client.drop_database(process_env["MONGODB_DATABASE"])
         client.close()
