@@ -54,10 +54,10 @@ def manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
 
 
-def start_consumers(env: dict[str, str], log: Path) -> subprocess.Popen:
+def start_consumers(env: dict[str, str], log: Path, only: tuple[str, ...] = ()) -> subprocess.Popen:
+    argv = [sys.executable, "manage.py", "runconsumers", *[a for kind in only for a in ("--only", kind)]]
     with log.open("wb") as out:
-        return subprocess.Popen([sys.executable, "manage.py", "runconsumers"], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def salesforce(stack: Stack) -> Salesforce:

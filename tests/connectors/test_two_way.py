@@ -225,3 +225,18 @@ def test_the_error_and_conflict_commands_list_and_settle_what_is_parked(sf, mong
     call_command("syncerrors", "discard", "--all", stdout=out)
     assert "discarded 1" in out.getvalue()
     assert not SyncError.objects.filter(status="open").exists()
+
+
+@pytest.mark.parametrize("fault", [{"unable_to_lock_row": {"count": 2}}, {"http_503": {"count": 2}}])
+def test_transient_salesforce_failures_are_retried_and_nothing_is_parked(sf, mongo, all_workers, emulator, fault):
+    backfilled(sf, mongo, all_workers)
+    document = mongo.accounts.find_one({"name": {"$exists": True}})
+    mongo.accounts.update_one({"_id": document["_id"]}, {"$set": {"name": "Written Despite Faults"}})
+    emulator.set_faults(**fault)
+    # Only the MongoDB -> Salesforce workers run, so the faults meet the writer.
+    mongo_side = [w for w in all_workers if w.name.startswith(("mongo-capture", "sf-apply"))]
+    step_until(mongo_side, lambda: emulator.faults() and all(
+        not isinstance(v, dict) or v.get("count", 0) == 0 for v in emulator.faults().values()),
+        message="the faults used up")
+    assert salesforce_account(sf, document["sf_id"])["Name"] == "Written Despite Faults"
+    assert not SyncError.objects.exists()

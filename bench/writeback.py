@@ -1,0 +1,152 @@
+"""MongoDB -> Salesforce write-back, and echo writes in a bidirectional soak.
+
+    python bench/writeback.py [--records 10000] [--soak-minutes 10]
+
+1. N Accounts are seeded and backfilled into MongoDB (two-way mapping).
+2. All N documents are updated in MongoDB; only the MongoDB capture and Salesforce apply
+   workers run, so the emulator's API usage counts exactly the write-back's calls.
+   Next to it, a plain script makes the same kind of change with sObject Collections
+   PATCHes 200 at a time: both rates and their ratio.
+3. Soak: every worker runs while Salesforce edits go to one half of the records and MongoDB
+   edits to the other half. A write by the sync to a Salesforce record that was only
+   edited in Salesforce (or to a document only edited in MongoDB) is an echo write.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from pymongo import MongoClient
+
+from common import manage, product_env, salesforce, save, start_consumers, start_stack, wait_until
+from sfemulator.control import EmulatorControl
+
+CLIENT = "sfmongosync"
+
+
+def plain_composite_updates(sf, ids: list[str], value: str) -> float:
+    started = time.monotonic()
+    for start in range(0, len(ids), 200):
+        records = [{"attributes": {"type": "Account"}, "id": i, "Description": value} for i in ids[start:start + 200]]
+        sf.restful("composite/sobjects", method="PATCH", json={"allOrNone": False, "records": records})
+    return time.monotonic() - started
+
+
+def soak(stack, env, sf, control, collection, ids: list[str], minutes: float, workdir: Path) -> dict:
+    # Records whose Mongo_Id__c was filled in Salesforce live under that MongoDB id, not the Salesforce Id.
+    document_ids = {d["sf_id"]: d["_id"] for d in collection.find({}, {"sf_id": 1})}
+    salesforce_half = set(ids[: len(ids) // 2])
+    mongo_half = [document_ids[i] for i in ids[len(ids) // 2:]]
+    consumers = start_consumers(env, workdir / "soak.log")
+    mongo_writes_on_mongo_half = 0
+    stream = collection.watch([{"$match": {"operationType": "update",
+                                           "updateDescription.updatedFields._sync.event_id": {"$exists": True}}}])
+    done = threading.Event()
+
+    def count_mongo_echoes() -> None:
+        nonlocal mongo_writes_on_mongo_half
+        mongo_half_set = set(mongo_half)
+        while not done.is_set():
+            change = stream.try_next()
+            if change and change["documentKey"]["_id"] in mongo_half_set:
+                mongo_writes_on_mongo_half += 1
+
+    watcher = threading.Thread(target=count_mongo_echoes, daemon=True)
+    watcher.start()
+    first_seq = max((c["seq"] for c in _all_changes(control, 0)[-1:]), default=0)
+    rng = random.Random(11)
+    deadline = time.monotonic() + minutes * 60
+    edits = {"salesforce": 0, "mongodb": 0}
+    salesforce_ids = sorted(salesforce_half)
+    while time.monotonic() < deadline:
+        sf.Account.update(rng.choice(salesforce_ids), {"Phone": f"555-{rng.randint(0, 9999):04d}"})
+        collection.update_one({"_id": rng.choice(mongo_half)}, {"$set": {"description": f"soak {rng.random()}"}})
+        edits["salesforce"] += 1
+        edits["mongodb"] += 1
+        time.sleep(0.5)
+    time.sleep(15)  # let the last edits settle before counting
+    done.set()
+    our_writes = [c for c in _all_changes(control, first_seq) if c.get("client") == CLIENT]
+    consumers.terminate()
+    consumers.wait(timeout=60)
+    return {
+        "minutes": minutes,
+        "edits": edits,
+        "sync_writes_to_salesforce": len(our_writes),
+        "echo_writes_to_salesforce": sum(1 for c in our_writes if c["recordId"] in salesforce_half),
+        "echo_writes_to_mongodb": mongo_writes_on_mongo_half,
+    }
+
+
+def _all_changes(control: EmulatorControl, after: int) -> list[dict]:
+    out: list[dict] = []
+    while True:
+        batch = control.changes(after=after, limit=10000)
+        if not batch:
+            return out
+        out += batch
+        after = batch[-1]["seq"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--soak-minutes", type=float, default=10.0)
+    args = parser.parse_args()
+
+    stack = start_stack(f"writeback-{args.records}", seed_accounts=args.records)
+    try:
+        sf = salesforce(stack)
+        control = EmulatorControl(stack.salesforce_url, stack.salesforce_ca, sf.session_id)
+        ids = [r["Id"] for r in sf.query_all("SELECT Id FROM Account")["records"]]
+        workdir = Path(tempfile.mkdtemp(prefix="bench-writeback-"))
+        env = product_env(stack, workdir, SYNC_POLL_INTERVAL_SECONDS="1")
+        manage(env, "migrate", "--noinput")
+        manage(env, "setupsync", "--objects", "Account", "--direction", "both")
+        collection = MongoClient(stack.mongodb_uri, tz_aware=True)[env["MONGODB_DATABASE"]]["accounts"]
+
+        backfill = start_consumers(env, workdir / "backfill.log")
+        wait_until(lambda: collection.estimated_document_count() >= len(ids), timeout=900)
+        backfill.terminate()
+        backfill.wait(timeout=60)
+
+        # Only the MongoDB -> Salesforce workers, so every API call counted is the write-back's.
+        write_back = start_consumers({**env, "LOG_LEVEL": "INFO"}, workdir / "writeback.log",
+                                     only=("mongo-capture", "sf-apply"))
+        wait_until(lambda: "starting" in (workdir / "writeback.log").read_text(), timeout=60)
+        time.sleep(3)  # let the consumer group settle: this is a benchmark, not a test
+        usage_before = control.usage()["used"]
+        started = time.monotonic()
+        collection.update_many({}, {"$set": {"description": "written back"}})
+        wait_until(lambda: collection.count_documents({"_sync.base.Description": "written back"}) >= len(ids),
+                   timeout=1800, interval=0.5)
+        ours_seconds = time.monotonic() - started
+        calls = control.usage()["used"] - usage_before
+        write_back.terminate()
+        write_back.wait(timeout=60)
+
+        plain_seconds = plain_composite_updates(sf, ids, "plain script")
+        soak_figures = soak(stack, env, sf, control, collection, ids, args.soak_minutes, workdir) \
+            if args.soak_minutes > 0 else None
+
+        save(f"writeback-{args.records}", {
+            "records": len(ids),
+            "pipeline": {"seconds": round(ours_seconds, 2), "records_per_second": round(len(ids) / ours_seconds),
+                         "salesforce_api_calls": calls,
+                         "includes": "change stream, Kafka round trip, read of current documents, write-back"},
+            "plain_script": {"seconds": round(plain_seconds, 2),
+                             "records_per_second": round(len(ids) / plain_seconds),
+                             "salesforce_api_calls": -(-len(ids) // 200)},
+            "ratio_pipeline_to_plain": round(plain_seconds / ours_seconds, 3),
+            "soak": soak_figures,
+        })
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
