@@ -11,9 +11,17 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import (
+    PeakRss,
+    manage,
+    product_env,
+    salesforce,
+    save,
+    start_consumers,
+    start_stack,
+    wait_until,
+)
 from pymongo import MongoClient, UpdateOne
-
-from common import PeakRss, manage, product_env, salesforce, save, start_consumers, start_stack, wait_until
 
 FIELDS = ["Name", "AccountNumber", "Type", "Industry", "AnnualRevenue", "NumberOfEmployees", "Phone", "Website",
           "BillingStreet", "BillingCity", "BillingState", "BillingPostalCode", "BillingCountry", "Rating",

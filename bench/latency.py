@@ -13,9 +13,8 @@ import threading
 import time
 from pathlib import Path
 
-from pymongo import MongoClient
-
 from common import manage, product_env, salesforce, save, start_consumers, start_stack, wait_until
+from pymongo import MongoClient
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -20,9 +20,9 @@ import threading
 import time
 from pathlib import Path
 
+from common import manage, product_env, salesforce, save, start_consumers, start_stack, wait_until
 from pymongo import MongoClient
 
-from common import manage, product_env, salesforce, save, start_consumers, start_stack, wait_until
 from sfemulator.control import EmulatorControl
 
 CLIENT = "sfmongosync"

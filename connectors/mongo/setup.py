@@ -5,7 +5,6 @@ from pymongo import ASCENDING
 from pymongo.database import Database
 
 
-
 def ensure_collection(database: Database, collection: str, indexed_fields: list[str]) -> None:
     """Create the collection and plain indexes on its reference fields. Idempotent.
 

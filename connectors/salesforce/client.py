@@ -8,7 +8,11 @@ from typing import Any, Callable, Iterator, TypeVar
 
 import requests
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession, SalesforceRefusedRequest
+from simple_salesforce.exceptions import (
+    SalesforceError,
+    SalesforceExpiredSession,
+    SalesforceRefusedRequest,
+)
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 from connectors.salesforce.auth import SalesforceCredentials, login, new_http_session
@@ -91,7 +95,7 @@ class SalesforceClient:
                     return operation(sf)
                 except SalesforceRefusedRequest as exc:
                     if "REQUEST_LIMIT_EXCEEDED" in str(exc.content):
-                        raise ApiLimitReached(f"salesforce: the org's daily API limit is exhausted") from exc
+                        raise ApiLimitReached("salesforce: the org's daily API limit is exhausted") from exc
                     raise
                 except SalesforceExpiredSession:
                     log.info("salesforce: session expired, logging in again")

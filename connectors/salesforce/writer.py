@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from connectors.salesforce.client import ApiLimitReached, SalesforceClient

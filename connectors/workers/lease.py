@@ -3,10 +3,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.utils import timezone
-
-from django.db.models import Model
 
 
 class CaptureLease:

@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections import Counter
 from datetime import datetime, timezone
-from typing import Any, Callable, TypeVar
+from typing import Any
 
 from confluent_kafka import Message
 from pymongo import MongoClient
@@ -14,24 +12,18 @@ from connectors import events
 from connectors.engine.conversion import ConversionError
 from connectors.engine.mapping import MappingSpec, to_document
 from connectors.engine.plan import ConflictDraft, modstamp_of, plan_salesforce_upsert
-from connectors.kafka.config import KafkaSettings, dead_letter_topic, salesforce_topic
-from connectors.kafka.consumer import BatchConsumer
-from connectors.kafka.producer import EventProducer
-from connectors.kafka.topics import ensure_topics
-from connectors.models import Conflict, KafkaCluster, ObjectMapping, SyncError
+from connectors.kafka.config import salesforce_topic
+from connectors.models import Conflict, ObjectMapping, SyncError
 from connectors.mongo.changes import id_value
-from connectors.mongo.client import connect
 from connectors.mongo.setup import ensure_collection
 from connectors.mongo.writer import DocumentChange, write_changes
-from connectors.wiring import kafka_settings, mapping_spec
+from connectors.wiring import mapping_spec
+from connectors.workers.apply_base import ApplyWorker, Batch
 from connectors.workers.conflict_gate import hold, open_conflicts
 from connectors.workers.errors import park_message
-from connectors.workers.retry import retry_mongo
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
-MAPPING_REFRESH_SECONDS = 10.0
 _DELETE_OPS = {"remove": "delete", "mark": "mark_deleted"}
 
 
@@ -57,77 +49,22 @@ class _Target:
         ensure_collection(client[mapping.mongo.database], mapping.collection, business_references(self.spec))
 
 
-class MongoApply:
-    def __init__(
-        self,
-        cluster: KafkaCluster,
-        batch_size: int,
-        should_stop: Callable[[], bool],
-        group_id: str | None = None,
-    ) -> None:
-        self.kafka: KafkaSettings = kafka_settings(cluster)
-        self.cluster = cluster
-        self.name = f"mongo-apply:{cluster.name}"
-        self.batch_size = batch_size
-        self.counters: Counter[str] = Counter()
-        self._should_stop = should_stop
-        self._clients: dict[int, MongoClient] = {}
-        self._targets: dict[str, _Target] = {}
-        self._refreshed_at = 0.0
-        self._dlq_topic = dead_letter_topic(self.kafka.topic_prefix)
-        self._dlq = EventProducer(self.kafka)
-        group = group_id or f"{self.kafka.topic_prefix}.mongo-apply"
-        self._load_targets()
-        ensure_topics(self.kafka, [*self._topics(), self._dlq_topic])
-        self._consumer = BatchConsumer(self.kafka, group, self._topics())
+class MongoApply(ApplyWorker[_Target]):
+    """Applies Salesforce changes to MongoDB."""
 
-    def idle_seconds(self) -> float:
-        return 0.05
+    kind = "mongo-apply"
+    source_label = "Salesforce"
 
-    def _topics(self) -> list[str]:
-        return sorted({salesforce_topic(self.kafka.topic_prefix, t.spec.sf_object) for t in self._targets.values()})
+    def _build_target(self, mapping: ObjectMapping) -> _Target | None:
+        return _Target(mapping, self._mongo_client(mapping)) if mapping.captures_salesforce else None
 
-    def _load_targets(self) -> None:
-        mappings = ObjectMapping.objects.filter(kafka=self.cluster, enabled=True).select_related("mongo")
-        targets = {}
-        for mapping in mappings:
-            if not mapping.captures_salesforce:
-                continue
-            if mapping.mongo_id not in self._clients:
-                self._clients[mapping.mongo_id] = connect(mapping.mongo.uri)
-            targets[mapping.name] = _Target(mapping, self._clients[mapping.mongo_id])
-        self._targets = targets
-        self._refreshed_at = time.monotonic()
+    def _topic(self, target: _Target) -> str:
+        return salesforce_topic(self.kafka.topic_prefix, target.spec.sf_object)
 
-    def _refresh_if_due(self) -> None:
-        if time.monotonic() - self._refreshed_at < MAPPING_REFRESH_SECONDS:
-            return
-        self._load_targets()
-        topics = self._topics()
-        ensure_topics(self.kafka, topics)
-        self._consumer.resubscribe(topics)
+    def _record_key(self, envelope: events.ChangeEnvelope) -> str | None:
+        return envelope.salesforce_id
 
-    def step(self) -> bool:
-        self._refresh_if_due()
-        messages = self._consumer.poll_batch(self.batch_size, timeout=0.25)
-        if not messages:
-            return False
-        try:
-            self._apply(messages)
-        except Exception:
-            self._consumer.rewind(messages)
-            raise
-        return True
-
-    def _apply(self, messages: list[Message]) -> None:
-        """Plan and write the batch, park what cannot be written, then commit the offsets."""
-        for target_name, items in self._decode(messages).items():
-            self._apply_target(self._targets[target_name], items)
-        self._dlq.confirm()
-        self._consumer.commit(messages)
-        self.counters["messages"] += len(messages)
-
-    def _apply_target(self, target: _Target, items: dict[str, tuple[events.ChangeEnvelope, Message]]) -> None:
+    def _apply_target(self, target: _Target, items: Batch) -> None:
         waiting = open_conflicts(target.row, set(items), set())
         current: dict[str, dict] = {}
         if target.spec.two_way:
@@ -201,34 +138,3 @@ class MongoApply:
         )
         self.counters["conflicts"] += 1
         log.info("%s: conflict on %s %s in %s", self.name, target.spec.sf_object, key, ", ".join(draft.fields))
-
-    def _decode(self, messages: list[Message]) -> dict[str, dict[str, tuple[events.ChangeEnvelope, Message]]]:
-        """Envelopes grouped by mapping and compacted to the last change per record
-        (the batch keeps Kafka's per-record order, so the last one is the newest)."""
-        batches: dict[str, dict[str, tuple[events.ChangeEnvelope, Message]]] = {}
-        for message in messages:
-            try:
-                envelope = events.decode(message.value())
-            except events.EnvelopeError as exc:
-                park_message(message, SyncError.Stage.DECODE, "INVALID_ENVELOPE", str(exc),
-                             dead_letters=(self._dlq, self._dlq_topic))
-                self.counters["dead_lettered"] += 1
-                continue
-            if envelope.mapping not in self._targets or envelope.salesforce_id is None:
-                park_message(message, SyncError.Stage.DECODE, "UNKNOWN_MAPPING",
-                             f"no enabled mapping named {envelope.mapping!r} on this Kafka cluster takes "
-                             "Salesforce changes", record_key=envelope.key,
-                             dead_letters=(self._dlq, self._dlq_topic))
-                self.counters["dead_lettered"] += 1
-                continue
-            batches.setdefault(envelope.mapping, {})[envelope.salesforce_id] = (envelope, message)
-        return batches
-
-    def _retrying(self, operation: Callable[[], T]) -> T:
-        return retry_mongo(operation, self._should_stop, self.name)
-
-    def close(self) -> None:
-        self._consumer.close()
-        self._dlq.close()
-        for client in self._clients.values():
-            client.close()

@@ -18,13 +18,12 @@ from connectors.kafka.config import KafkaSettings, mongo_topic
 from connectors.kafka.producer import EventProducer
 from connectors.kafka.topics import ensure_topics
 from connectors.models import MongoCheckpoint, ObjectMapping, SyncError
-from connectors.mongo import meta
 from connectors.mongo.changes import RESOLUTION, id_text, is_own_write, touched_fields
 from connectors.mongo.client import connect
-from connectors.mongo.setup import ensure_collection, enable_pre_images
+from connectors.mongo.setup import enable_pre_images, ensure_collection
 from connectors.wiring import mapping_spec
-from connectors.workers.mongo_apply import business_references
 from connectors.workers.lease import CaptureLease
+from connectors.workers.mongo_apply import business_references
 
 log = logging.getLogger(__name__)
 

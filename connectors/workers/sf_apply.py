@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -21,29 +20,24 @@ from confluent_kafka import Message
 from pymongo import UpdateOne
 
 from connectors import events
+from connectors.conflict_queue import newest_side, resolve
 from connectors.engine.canonical import canonical, to_salesforce_json, values_hash
 from connectors.engine.conversion import ConversionError
 from connectors.engine.mapping import MappingSpec
-from connectors.conflict_queue import newest_side, resolve
 from connectors.engine.merge import NEWEST_WINS, changed_fields
-from connectors.kafka.config import KafkaSettings, dead_letter_topic, mongo_topic
-from connectors.kafka.consumer import BatchConsumer
-from connectors.kafka.producer import EventProducer
-from connectors.kafka.topics import ensure_topics
+from connectors.kafka.config import mongo_topic
 from connectors.models import KafkaCluster, ObjectMapping, SyncError
 from connectors.mongo import meta
 from connectors.mongo.changes import id_value
-from connectors.mongo.client import connect
 from connectors.salesforce.client import ApiLimitReached
 from connectors.salesforce.writer import RecordResult, SalesforceWriter
-from connectors.wiring import kafka_settings, mapping_spec, salesforce_client
+from connectors.wiring import mapping_spec, salesforce_client
+from connectors.workers.apply_base import ApplyWorker, Batch
 from connectors.workers.conflict_gate import hold, open_conflicts
 from connectors.workers.errors import park_message
-from connectors.workers.retry import retry_mongo
 
 log = logging.getLogger(__name__)
 
-MAPPING_REFRESH_SECONDS = 10.0
 PAUSED_RECHECK_SECONDS = 30.0
 ALREADY_DELETED = {"ENTITY_IS_DELETED", "NOT_FOUND"}
 
@@ -67,59 +61,39 @@ class _Target:
         self.collection = collection
 
 
-class SalesforceApply:
+class SalesforceApply(ApplyWorker[_Target]):
+    """Applies MongoDB changes to Salesforce."""
+
+    kind = "sf-apply"
+    source_label = "MongoDB"
+
     def __init__(self, cluster: KafkaCluster, batch_size: int, should_stop: Callable[[], bool],
                  pause_at_share: float = 0.9) -> None:
-        self.kafka: KafkaSettings = kafka_settings(cluster)
-        self.cluster = cluster
-        self.name = f"sf-apply:{cluster.name}"
-        self.batch_size = batch_size
         self.pause_at_share = pause_at_share
-        self.counters: Counter[str] = Counter()
-        self._should_stop = should_stop
-        self._mongo: dict[int, Any] = {}
         self._writers: dict[int, SalesforceWriter] = {}
-        self._targets: dict[str, _Target] = {}
         self._paused_until = 0.0
         self._paused_writer: SalesforceWriter | None = None
-        self._dlq_topic = dead_letter_topic(self.kafka.topic_prefix)
-        self._dlq = EventProducer(self.kafka)
-        self._load_targets()
-        ensure_topics(self.kafka, [*self._topics(), self._dlq_topic])
-        self._consumer = BatchConsumer(self.kafka, f"{self.kafka.topic_prefix}.sf-apply", self._topics())
-        self._refreshed_at = time.monotonic()
+        super().__init__(cluster, batch_size, should_stop)
 
     @property
     def paused(self) -> bool:
         return self._paused_writer is not None
 
-    def idle_seconds(self) -> float:
-        return 0.05
+    def _build_target(self, mapping: ObjectMapping) -> _Target | None:
+        if not mapping.captures_mongodb:
+            return None
+        if mapping.org_id not in self._writers:
+            client = salesforce_client(mapping.org, should_stop=self._should_stop)
+            self._writers[mapping.org_id] = SalesforceWriter(client, self.pause_at_share)
+        collection = self._mongo_client(mapping)[mapping.mongo.database][mapping.collection]
+        return _Target(mapping, self._writers[mapping.org_id], collection)
 
-    def _topics(self) -> list[str]:
-        return sorted({mongo_topic(self.kafka.topic_prefix, t.spec.collection) for t in self._targets.values()})
+    def _topic(self, target: _Target) -> str:
+        return mongo_topic(self.kafka.topic_prefix, target.spec.collection)
 
-    def _load_targets(self) -> None:
-        targets = {}
-        for mapping in ObjectMapping.objects.filter(kafka=self.cluster, enabled=True).select_related("mongo", "org"):
-            if not mapping.captures_mongodb:
-                continue
-            if mapping.mongo_id not in self._mongo:
-                self._mongo[mapping.mongo_id] = connect(mapping.mongo.uri)
-            if mapping.org_id not in self._writers:
-                client = salesforce_client(mapping.org, should_stop=self._should_stop)
-                self._writers[mapping.org_id] = SalesforceWriter(client, self.pause_at_share)
-            collection = self._mongo[mapping.mongo_id][mapping.mongo.database][mapping.collection]
-            targets[mapping.name] = _Target(mapping, self._writers[mapping.org_id], collection)
-        self._targets = targets
-
-    def _refresh_if_due(self) -> None:
-        if time.monotonic() - self._refreshed_at < MAPPING_REFRESH_SECONDS:
-            return
-        self._load_targets()
-        ensure_topics(self.kafka, self._topics())
-        self._consumer.resubscribe(self._topics())
-        self._refreshed_at = time.monotonic()
+    def _record_key(self, envelope: events.ChangeEnvelope) -> str | None:
+        # The last change of a document wins: its current state is read from MongoDB anyway.
+        return envelope.mongo_id
 
     def step(self) -> bool:
         self._refresh_if_due()
@@ -129,14 +103,10 @@ class SalesforceApply:
         if not messages:
             return False
         try:
-            self._apply(messages)
+            self._apply_or_rewind(messages)
         except ApiLimitReached as exc:
-            self._consumer.rewind(messages)
             self._pause(exc)
             return False
-        except Exception:
-            self._consumer.rewind(messages)
-            raise
         return True
 
     def _pause(self, reason: ApiLimitReached) -> None:
@@ -163,35 +133,7 @@ class SalesforceApply:
         """Let the next step re-read API usage at once (tests, the console's resume button)."""
         self._paused_until = 0.0
 
-    def _apply(self, messages: list[Message]) -> None:
-        for target_name, items in self._decode(messages).items():
-            self._apply_target(self._targets[target_name], items)
-        self._dlq.confirm()
-        self._consumer.commit(messages)
-        self.counters["messages"] += len(messages)
-
-    def _decode(self, messages: list[Message]) -> dict[str, dict[str, tuple[events.ChangeEnvelope, Message]]]:
-        batches: dict[str, dict[str, tuple[events.ChangeEnvelope, Message]]] = {}
-        for message in messages:
-            try:
-                envelope = events.decode(message.value())
-            except events.EnvelopeError as exc:
-                park_message(message, SyncError.Stage.DECODE, "INVALID_ENVELOPE", str(exc),
-                             dead_letters=(self._dlq, self._dlq_topic))
-                self.counters["dead_lettered"] += 1
-                continue
-            if envelope.mapping not in self._targets or envelope.mongo_id is None:
-                park_message(message, SyncError.Stage.DECODE, "UNKNOWN_MAPPING",
-                             f"no enabled mapping named {envelope.mapping!r} on this Kafka cluster takes "
-                             "MongoDB changes", record_key=envelope.key, dead_letters=(self._dlq, self._dlq_topic))
-                self.counters["dead_lettered"] += 1
-                continue
-            # The batch keeps per-record order, so the last change of a document wins:
-            # its current state is read from MongoDB anyway.
-            batches.setdefault(envelope.mapping, {})[envelope.mongo_id] = (envelope, message)
-        return batches
-
-    def _apply_target(self, target: _Target, items: dict[str, tuple[events.ChangeEnvelope, Message]]) -> None:
+    def _apply_target(self, target: _Target, items: Batch) -> None:
         spec = target.spec
         sf_ids = {e.salesforce_id for e, _ in items.values() if e.salesforce_id}
         waiting = open_conflicts(target.row, sf_ids, set(items))
@@ -296,15 +238,6 @@ class SalesforceApply:
                 park_message(message, SyncError.Stage.SALESFORCE_WRITE, result.code, result.message,
                              mapping=target.row, record_key=sf_id)
                 self.counters["errors"] += 1
-
-    def _retrying(self, operation: Callable[[], Any]) -> Any:
-        return retry_mongo(operation, self._should_stop, self.name)
-
-    def close(self) -> None:
-        self._consumer.close()
-        self._dlq.close()
-        for client in self._mongo.values():
-            client.close()
 
 
 def cluster_datetime(envelope: events.ChangeEnvelope) -> datetime:

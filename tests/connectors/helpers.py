@@ -4,8 +4,9 @@ from __future__ import annotations
 import time
 from typing import Callable, TypeVar
 
-from connectors.salesforce.auth import CABundleSession
 from simple_salesforce import Salesforce
+
+from connectors.salesforce.auth import CABundleSession
 
 T = TypeVar("T")
 

@@ -6,6 +6,7 @@ from datetime import datetime
 import pytest
 from bson.decimal128 import Decimal128
 from confluent_kafka import Consumer
+
 from connectors.kafka.config import KafkaSettings, dead_letter_topic, salesforce_topic
 from connectors.kafka.producer import EventProducer
 from connectors.models import CaptureCheckpoint, SyncError
