@@ -90,3 +90,12 @@ def test_a_value_that_cannot_be_converted_parks_only_that_record(sf, mongo, make
     assert "field Name" in error.message and "'Not A Number'" in error.message
     assert created in error.payload, "the payload is kept for a retry"
     assert mongo.accounts.find_one({"sf_id": created}) is None
+
+
+def test_an_undeleted_record_comes_back_in_mongodb(sf, mongo, workers, emulator):
+    step_until(workers, lambda: synced_ids(mongo) == live_account_ids(sf), message="backfill")
+    victim = sorted(live_account_ids(sf))[0]
+    sf.Account.delete(victim)
+    step_until(workers, lambda: victim not in synced_ids(mongo), message="the delete in MongoDB")
+    emulator.undelete("Account", victim)
+    step_until(workers, lambda: victim in synced_ids(mongo), message="the undeleted record back in MongoDB")
