@@ -49,6 +49,11 @@ class KafkaSettings:
             "heartbeat.interval.ms": 1000,
             "max.poll.interval.ms": 300_000,
             "topic.metadata.refresh.interval.ms": 10_000,
+            # Prefetch a few batches, not librdkafka's default of up to 64 MB / 100k messages a
+            # partition: that queue is what a backfill's peak RSS was made of, and it buys no
+            # throughput when the apply side is the slower one.
+            "queued.min.messages": 2_000,
+            "queued.max.messages.kbytes": 8_192,
         }
 
 

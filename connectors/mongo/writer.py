@@ -70,8 +70,13 @@ def _operation(key_field: str, change: DocumentChange, now: datetime) -> UpdateO
     }
     if change.op == "mark_deleted":
         return UpdateOne(guard, {"$set": {**sync_meta, meta.DELETED: True}})
-    if change.base is not None:
-        sync_meta.update({meta.BASE: change.base, meta.HASH: change.base_hash})
+    if change.base is None:
+        # One-way: nothing else lives in `_sync`, so set it whole; one path instead of five
+        # is measurably cheaper for the server on a large backfill.
+        state = {name.split(".", 1)[1]: value for name, value in sync_meta.items()}
+        document = {**change.document, key_field: change.key, meta.SYNC: {**state, "deleted": False}}
+        return UpdateOne(guard, {"$set": document}, upsert=True)
+    sync_meta.update({meta.BASE: change.base, meta.HASH: change.base_hash})
     if change.republish:
         sync_meta[meta.RESOLUTION] = change.event_id
     document = {**change.document, key_field: change.key, **sync_meta, meta.DELETED: False}

@@ -35,8 +35,10 @@ def document_id(spec: MappingSpec, envelope: events.ChangeEnvelope) -> Any:
 
 
 def business_references(spec: MappingSpec) -> list[str]:
-    """Reference fields worth an index: not the audit users every record points at."""
-    return [f.mongo_field for f in spec.fields if f.sf_type == "reference" and not f.sf_field.endswith("ById")]
+    """Reference fields worth an index: not the users (owner, audit) every record points at,
+    since each index costs every write."""
+    return [f.mongo_field for f in spec.fields
+            if f.sf_type == "reference" and not f.sf_field.endswith("ById") and f.sf_field != "OwnerId"]
 
 
 class _Target:
