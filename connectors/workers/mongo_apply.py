@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -16,7 +17,7 @@ from connectors.kafka.config import salesforce_topic
 from connectors.models import Conflict, ObjectMapping, SyncError
 from connectors.mongo.changes import id_value
 from connectors.mongo.setup import ensure_collection
-from connectors.mongo.writer import DocumentChange, write_changes
+from connectors.mongo.writer import DocumentChange, WriteOutcome, insert_new, write_changes
 from connectors.wiring import mapping_spec
 from connectors.workers.apply_base import ApplyWorker, Batch
 from connectors.workers.conflict_gate import hold, open_conflicts
@@ -41,6 +42,13 @@ def business_references(spec: MappingSpec) -> list[str]:
             if f.sf_type == "reference" and not f.sf_field.endswith("ById") and f.sf_field != "OwnerId"]
 
 
+#: Inserting is tried first while most new changes are for records MongoDB does not hold yet
+#: (a backfill); once inserts mostly hit existing documents, updates go straight to upserts
+#: for a while before inserting is tried again.
+INSERT_MISS_SHARE = 0.1
+UPSERT_ONLY_SECONDS = 60.0
+
+
 class _Target:
     """A mapping as the apply side needs it: spec plus where to write."""
 
@@ -49,6 +57,14 @@ class _Target:
         self.spec: MappingSpec = mapping_spec(mapping)
         self.collection = client[mapping.mongo.database][mapping.collection]
         ensure_collection(client[mapping.mongo.database], mapping.collection, business_references(self.spec))
+        self._upserts_only_until = 0.0
+
+    def inserting(self) -> bool:
+        return time.monotonic() >= self._upserts_only_until
+
+    def inserts_tried(self, attempted: int, already_there: int) -> None:
+        if attempted and already_there > attempted * INSERT_MISS_SHARE:
+            self._upserts_only_until = time.monotonic() + UPSERT_ONLY_SECONDS
 
 
 class MongoApply(ApplyWorker[_Target]):
@@ -90,15 +106,27 @@ class MongoApply(ApplyWorker[_Target]):
                 changes[key] = (change, message)
         if not changes:
             return
-        outcome = self._retrying(lambda: write_changes(
-            target.collection, target.spec.key_field, [c for c, _ in changes.values()], datetime.now(timezone.utc)
-        ))
+        outcome = self._retrying(lambda: self._write(target, [c for c, _ in changes.values()]))
         for change, code, error in outcome.failures:
             park_message(changes[change.key][1], SyncError.Stage.MONGO_WRITE, code, error,
                          mapping=target.row, record_key=change.key)
         self.counters["applied"] += outcome.applied
         self.counters["stale_skipped"] += outcome.stale
         self.counters["errors"] += len(outcome.failures)
+
+    def _write(self, target: _Target, changes: list[DocumentChange]) -> WriteOutcome:
+        now = datetime.now(timezone.utc)
+        key_field = target.spec.key_field
+        outcome = WriteOutcome()
+        # One-way upserts carry the whole document, so a missing one can simply be inserted.
+        fresh = [c for c in changes if c.op == "upsert" and c.base is None] if target.inserting() else []
+        rest = [c for c in changes if c.op != "upsert" or c.base is not None] if fresh else changes
+        if fresh:
+            inserted, existing = insert_new(target.collection, key_field, fresh, now)
+            target.inserts_tried(len(fresh), len(existing))
+            outcome.add(inserted)
+            rest = rest + existing
+        return outcome.add(write_changes(target.collection, key_field, rest, now)) if rest else outcome
 
     def _plan(self, target: _Target, envelope: events.ChangeEnvelope, document: dict | None) -> DocumentChange | None:
         """The write one envelope calls for, or None (echo, stale, ignored delete, conflict only)."""
