@@ -57,14 +57,16 @@ def main() -> None:
 
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
-        rng = random.Random(7)
+        random.Random(7).shuffle(ids)
         interval = 1.0 / args.rate
         count = int(args.rate * args.seconds)
         next_at = time.monotonic()
         for n in range(count):
             name = f"lat-{n}"
             sent[name] = time.time()
-            sf.Account.update(rng.choice(ids), {"Name": name})
+            # Each record at most once per len(ids)/rate seconds: polling reads current state, so a
+            # record edited twice within one poll would show only its second name.
+            sf.Account.update(ids[n % len(ids)], {"Name": name})
             next_at += interval
             time.sleep(max(0.0, next_at - time.monotonic()))
         achieved_rate = count / (time.monotonic() - (next_at - count * interval))
