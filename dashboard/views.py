@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from connectors.models import ObjectMapping, SyncError, WorkerStatus
+from connectors.models import Conflict, ObjectMapping, SyncError, WorkerStatus
 
 HEARTBEAT_STALE_SECONDS = 15
 
@@ -17,7 +17,10 @@ def overview(request: HttpRequest) -> HttpResponse:
     """Per mapping: direction, checkpoint, published events and open errors; live workers."""
     mappings = (
         ObjectMapping.objects.select_related("checkpoint")
-        .annotate(open_errors=Count("errors", filter=Q(errors__status=SyncError.Status.OPEN)))
+        .annotate(
+            open_errors=Count("errors", filter=Q(errors__status=SyncError.Status.OPEN), distinct=True),
+            open_conflicts=Count("conflicts", filter=Q(conflicts__status=Conflict.Status.OPEN), distinct=True),
+        )
         .order_by("name")
     )
     fresh_after = timezone.now() - timezone.timedelta(seconds=HEARTBEAT_STALE_SECONDS)

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from bson import json_util
+from django.db.models import F
 from pymongo.change_stream import CollectionChangeStream
 from pymongo.errors import OperationFailure, PyMongoError
 
@@ -137,7 +138,7 @@ class MongoCapture:
         MongoCheckpoint.objects.filter(pk=self._checkpoint_id).update(
             resume_token=json.loads(json_util.dumps(self._resume_token)),
             cluster_time=f"{last_time.time}.{last_time.inc}",
-            events_published=MongoCheckpoint.objects.get(pk=self._checkpoint_id).events_published + sent,
+            events_published=F("events_published") + sent,
         )
         self.counters["events_published"] += sent
         self.counters["changes_read"] += len(changes)
