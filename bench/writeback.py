@@ -96,9 +96,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--soak-minutes", type=float, default=10.0)
+    parser.add_argument("--salesforce-latency-ms", type=int, default=0,
+                        help="Delay every emulator API response, for both runs: a real org answers a "
+                             "200-record composite call in roughly 0.3-2 s, the emulator in milliseconds.")
     args = parser.parse_args()
 
     stack = start_stack(f"writeback-{args.records}", seed_accounts=args.records)
+    name = f"writeback-{args.records}" + (f"-latency{args.salesforce_latency_ms}" if args.salesforce_latency_ms else "")
     try:
         sf = salesforce(stack)
         control = EmulatorControl(stack.salesforce_url, stack.salesforce_ca, sf.session_id)
@@ -119,6 +123,8 @@ def main() -> None:
                                      only=("mongo-capture", "sf-apply"))
         wait_until(lambda: "starting" in (workdir / "writeback.log").read_text(), timeout=60)
         time.sleep(3)  # let the consumer group settle: this is a benchmark, not a test
+        if args.salesforce_latency_ms:
+            control.set_faults(latency_ms=args.salesforce_latency_ms)
         usage_before = control.usage()["used"]
         started = time.monotonic()
         collection.update_many({}, {"$set": {"description": "written back"}})
@@ -130,11 +136,13 @@ def main() -> None:
         write_back.wait(timeout=60)
 
         plain_seconds = plain_composite_updates(sf, ids, "plain script")
+        control.clear_faults()
         soak_figures = soak(stack, env, sf, control, collection, ids, args.soak_minutes, workdir) \
             if args.soak_minutes > 0 else None
 
-        save(f"writeback-{args.records}", {
+        save(name, {
             "records": len(ids),
+            "salesforce_latency_ms": args.salesforce_latency_ms,
             "pipeline": {"seconds": round(ours_seconds, 2), "records_per_second": round(len(ids) / ours_seconds),
                          "salesforce_api_calls": calls,
                          "includes": "change stream, Kafka round trip, read of current documents, write-back"},
