@@ -167,4 +167,6 @@ SYNC = {
     "CLIENT_NAME": env.str("SYNC_CLIENT_NAME", default="sfmongosync"),
     # Salesforce writes pause when API usage reaches this share of the daily limit.
     "API_PAUSE_AT_SHARE": _positive_float("SYNC_API_PAUSE_AT_SHARE", 0.9),
+    # Composite calls of one batch sent at once (Salesforce allows 25 concurrent long requests).
+    "SALESFORCE_PARALLEL_CALLS": _positive_int("SYNC_SALESFORCE_PARALLEL_CALLS", 4),
 }

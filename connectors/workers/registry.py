@@ -55,5 +55,6 @@ def build_workers(
     if "sf-apply" in kinds:
         for cluster in KafkaCluster.objects.filter(mappings__in=[m.pk for m in from_mongodb]).distinct():
             workers.append(SalesforceApply(cluster, batch_size=sync["APPLY_BATCH_SIZE"], should_stop=stop.is_set,
-                                           pause_at_share=sync["API_PAUSE_AT_SHARE"]))
+                                           pause_at_share=sync["API_PAUSE_AT_SHARE"],
+                                           parallel_calls=sync["SALESFORCE_PARALLEL_CALLS"]))
     return workers

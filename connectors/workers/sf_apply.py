@@ -68,8 +68,9 @@ class SalesforceApply(ApplyWorker[_Target]):
     source_label = "MongoDB"
 
     def __init__(self, cluster: KafkaCluster, batch_size: int, should_stop: Callable[[], bool],
-                 pause_at_share: float = 0.9) -> None:
+                 pause_at_share: float = 0.9, parallel_calls: int = 4) -> None:
         self.pause_at_share = pause_at_share
+        self.parallel_calls = parallel_calls
         self._writers: dict[int, SalesforceWriter] = {}
         self._paused_until = 0.0
         self._paused_writer: SalesforceWriter | None = None
@@ -84,7 +85,7 @@ class SalesforceApply(ApplyWorker[_Target]):
             return None
         if mapping.org_id not in self._writers:
             client = salesforce_client(mapping.org, should_stop=self._should_stop)
-            self._writers[mapping.org_id] = SalesforceWriter(client, self.pause_at_share)
+            self._writers[mapping.org_id] = SalesforceWriter(client, self.pause_at_share, self.parallel_calls)
         collection = self._mongo_client(mapping)[mapping.mongo.database][mapping.collection]
         return _Target(mapping, self._writers[mapping.org_id], collection)
 
