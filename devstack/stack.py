@@ -154,13 +154,17 @@ class Stack:
         this is called raises ``KeyboardInterrupt`` as usual -- treat that as
         a stop request too.
         """
-        stop_requested = threading.Event()
+        # A plain flag, not a threading.Event: the handler runs in the main thread, and if the
+        # signal lands while that thread holds the Event's internal lock inside wait(), set()
+        # would deadlock on it.
+        stop_requested: list[int] = []
         previous: dict[int, object] = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
-                previous[sig] = signal.signal(sig, lambda signum, frame: stop_requested.set())
+                previous[sig] = signal.signal(sig, lambda signum, frame: stop_requested.append(signum))
         try:
-            while not stop_requested.wait(poll_interval):
+            while not stop_requested:
+                time.sleep(poll_interval)
                 for proc in self._procs.values():
                     if proc.exited_unexpectedly:
                         self.died = proc

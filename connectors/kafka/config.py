@@ -15,9 +15,9 @@ class KafkaSettings:
     sasl_username: str = ""
     sasl_password: str = ""
 
-    def client_config(self) -> dict[str, str]:
+    def client_config(self) -> dict[str, str | int | float | bool]:
         """Connection settings common to every client (never logged: may hold a password)."""
-        config = {"bootstrap.servers": self.bootstrap_servers, "security.protocol": self.security_protocol}
+        config: dict[str, str | int | float | bool] = {"bootstrap.servers": self.bootstrap_servers, "security.protocol": self.security_protocol}
         if self.sasl_mechanism:
             config.update(
                 {
@@ -28,7 +28,7 @@ class KafkaSettings:
             )
         return config
 
-    def producer_config(self) -> dict[str, object]:
+    def producer_config(self) -> dict[str, str | int | float | bool]:
         return {
             **self.client_config(),
             # Idempotence gives acks=all and ordered, de-duplicated retries per partition.
@@ -39,7 +39,7 @@ class KafkaSettings:
             "delivery.timeout.ms": 120_000,
         }
 
-    def consumer_config(self, group_id: str) -> dict[str, object]:
+    def consumer_config(self, group_id: str) -> dict[str, str | int | float | bool]:
         return {
             **self.client_config(),
             "group.id": group_id,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
@@ -35,10 +36,7 @@ class BatchConsumer:
 
     def commit(self, messages: list[Message]) -> None:
         """Synchronously commit the offsets after these messages (per partition, the highest)."""
-        highest: dict[tuple[str, int], int] = {}
-        for message in messages:
-            key = (message.topic(), message.partition())
-            highest[key] = max(highest.get(key, -1), message.offset())
+        highest = _offsets_by_partition(messages, max)
         if highest:
             self._consumer.commit(
                 offsets=[TopicPartition(t, p, o + 1) for (t, p), o in highest.items()], asynchronous=False
@@ -47,11 +45,7 @@ class BatchConsumer:
     def rewind(self, messages: list[Message]) -> None:
         """Seek back to the first of these messages in each partition, so a batch that could
         not be applied is consumed again instead of being skipped by a later commit."""
-        lowest: dict[tuple[str, int], int] = {}
-        for message in messages:
-            key = (message.topic(), message.partition())
-            lowest[key] = min(lowest.get(key, message.offset()), message.offset())
-        for (topic, partition), offset in lowest.items():
+        for (topic, partition), offset in _offsets_by_partition(messages, min).items():
             try:
                 self._consumer.seek(TopicPartition(topic, partition, offset))
             except KafkaException as exc:  # revoked meanwhile: its new owner starts from the commit
@@ -59,3 +53,13 @@ class BatchConsumer:
 
     def close(self) -> None:
         self._consumer.close()
+
+
+def _offsets_by_partition(messages: list[Message], pick: Callable[[int, int], int]) -> dict[tuple[str, int], int]:
+    """Per (topic, partition), the offset `pick` (min or max) chooses among these messages."""
+    chosen: dict[tuple[str, int], int] = {}
+    for message in messages:
+        key = (str(message.topic()), int(message.partition() or 0))
+        offset = int(message.offset() or 0)
+        chosen[key] = pick(chosen[key], offset) if key in chosen else offset
+    return chosen

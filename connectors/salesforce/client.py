@@ -85,7 +85,8 @@ class SalesforceClient:
             stop=stop_after_delay(self._retry_for),
             reraise=True,
             before_sleep=lambda state: log.warning(
-                "salesforce: %s; retrying (attempt %d)", state.outcome.exception(), state.attempt_number
+                "salesforce: %s; retrying (attempt %d)", state.outcome and state.outcome.exception(),
+                state.attempt_number
             ),
         )
         for attempt in retrying:

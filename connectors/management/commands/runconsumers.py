@@ -46,7 +46,9 @@ class Command(BaseCommand):
 
         def request_stop(signum: int, _frame: object) -> None:
             log.info("%s received: finishing in-flight batches", signal.Signals(signum).name)
-            stop.set()
+            # Set from another thread: the handler runs in the main thread, which may be inside
+            # stop.wait() holding the Event's lock, and set() here would deadlock on it.
+            threading.Thread(target=stop.set, name="stop-request").start()
 
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
