@@ -1,0 +1,112 @@
+"""REST API routers: status, mappings, conflicts and errors. Staff only (session or API token)."""
+from __future__ import annotations
+
+from django.db.models import Count, Q
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from ninja import Router
+
+from connectors import conflict_queue, error_queue
+from connectors.models import Conflict, ObjectMapping, SyncError, WorkerStatus
+from dashboard.schemas import ConflictOut, ErrorOut, MappingOut, Message, ResolveIn, StatusOut, WorkerOut
+
+HEARTBEAT_STALE_SECONDS = 15
+router = Router()
+
+
+def _mappings() -> list[MappingOut]:
+    rows = (
+        ObjectMapping.objects.select_related("checkpoint")
+        .annotate(
+            open_errors=Count("errors", filter=Q(errors__status=SyncError.Status.OPEN), distinct=True),
+            open_conflicts=Count("conflicts", filter=Q(conflicts__status=Conflict.Status.OPEN), distinct=True),
+        )
+        .order_by("name")
+    )
+    out = []
+    for m in rows:
+        checkpoint = getattr(m, "checkpoint", None)
+        out.append(MappingOut(
+            name=m.name, sf_object=m.sf_object, collection=m.collection, direction=m.direction,
+            conflict_policy=m.conflict_policy, enabled=m.enabled,
+            checkpoint_modstamp=checkpoint.modstamp if checkpoint else None,
+            events_published=checkpoint.events_published if checkpoint else 0,
+            open_errors=m.open_errors, open_conflicts=m.open_conflicts,
+        ))
+    return out
+
+
+@router.get("/health", response=Message, tags=["status"])
+def health(request: HttpRequest) -> Message:
+    """The web process answers and its database is reachable."""
+    ObjectMapping.objects.exists()
+    return Message(detail="ok")
+
+
+@router.get("/status", response=StatusOut, tags=["status"])
+def status(request: HttpRequest) -> StatusOut:
+    fresh_after = timezone.now() - timezone.timedelta(seconds=HEARTBEAT_STALE_SECONDS)
+    workers = WorkerStatus.objects.filter(last_beat__gte=fresh_after).order_by("name")
+    return StatusOut(mappings=_mappings(), workers=[WorkerOut.from_orm(w) for w in workers])
+
+
+@router.get("/mappings", response=list[MappingOut], tags=["mappings"])
+def mappings(request: HttpRequest) -> list[MappingOut]:
+    return _mappings()
+
+
+def _conflict_out(conflict: Conflict) -> ConflictOut:
+    return ConflictOut(
+        id=conflict.pk, mapping=conflict.mapping.name, salesforce_id=conflict.salesforce_id,
+        mongo_id=conflict.mongo_id, status=conflict.status, fields=conflict.fields,
+        base_values=conflict.base_values, salesforce_values=conflict.salesforce_values,
+        mongo_values=conflict.mongo_values, created_at=conflict.created_at, resolution=conflict.resolution,
+    )
+
+
+@router.get("/conflicts", response=list[ConflictOut], tags=["conflicts"])
+def conflicts(request: HttpRequest, mapping: str | None = None, status: str = "open") -> list[ConflictOut]:
+    rows = Conflict.objects.select_related("mapping").filter(status=status)
+    if mapping:
+        rows = rows.filter(mapping__name=mapping)
+    return [_conflict_out(c) for c in rows[:500]]
+
+
+@router.get("/conflicts/{conflict_id}", response=ConflictOut, tags=["conflicts"])
+def conflict(request: HttpRequest, conflict_id: int) -> ConflictOut:
+    return _conflict_out(get_object_or_404(Conflict.objects.select_related("mapping"), pk=conflict_id))
+
+
+@router.post("/conflicts/{conflict_id}/resolve", response={200: ConflictOut, 422: Message}, tags=["conflicts"])
+def resolve(request: HttpRequest, conflict_id: int, choice: ResolveIn) -> ConflictOut:
+    """Settle every disputed field; the result reaches both sides through the normal pipeline."""
+    row = get_object_or_404(Conflict.objects.select_related("mapping"), pk=conflict_id)
+    conflict_queue.resolve(row, take=choice.take, values=choice.values, by=str(request.auth))
+    row.refresh_from_db()
+    return _conflict_out(row)
+
+
+def _error_out(error: SyncError) -> ErrorOut:
+    return ErrorOut(
+        id=error.pk, mapping=error.mapping.name if error.mapping else None, stage=error.stage, status=error.status,
+        code=error.code, message=error.message, record_key=error.record_key, payload=error.payload,
+        topic=error.topic, partition=error.partition, offset=error.offset, created_at=error.created_at,
+    )
+
+
+@router.get("/errors", response=list[ErrorOut], tags=["errors"])
+def errors(request: HttpRequest, mapping: str | None = None, stage: str | None = None) -> list[ErrorOut]:
+    return [_error_out(e) for e in error_queue.open_errors(mapping, stage)[:500]]
+
+
+@router.post("/errors/{error_id}/retry", response={200: Message, 409: Message}, tags=["errors"])
+def retry(request: HttpRequest, error_id: int) -> Message:
+    error_queue.retry([get_object_or_404(SyncError, pk=error_id)])
+    return Message(detail="sent back to its topic")
+
+
+@router.post("/errors/{error_id}/discard", response=Message, tags=["errors"])
+def discard(request: HttpRequest, error_id: int) -> Message:
+    error_queue.discard([get_object_or_404(SyncError, pk=error_id)])
+    return Message(detail="discarded")
