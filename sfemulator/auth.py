@@ -72,6 +72,14 @@ class Auth:
             self._cache[token] = (user_id, expires)
         return token, issued
 
+    def revoke(self, token: str) -> bool:
+        """End a session at once (OAuth revoke); True if there was one."""
+        with self.store.write() as c:
+            removed = c.execute("DELETE FROM sessions WHERE token = ?", (token,)).rowcount
+        with self._lock:
+            self._cache.pop(token, None)
+        return bool(removed)
+
     def user_for(self, token: str | None) -> str | None:
         """User Id of a live session, or None (unknown or expired)."""
         if not token:

@@ -49,6 +49,7 @@ def build_app(org: Org) -> Starlette:
     """The ASGI app serving ``org``."""
     routes = [
         Route("/services/oauth2/token", oauth.token, methods=["POST"]),
+        Route("/services/oauth2/revoke", oauth.revoke, methods=["POST"]),
         Route("/services/Soap/u/{version}", soap.login, methods=["POST"]),
         Route("/services/Soap/u/{version}/{org_id}", soap.login, methods=["POST"]),
         Route("/services/data", data.versions, methods=["GET"]),

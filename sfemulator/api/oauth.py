@@ -1,4 +1,5 @@
-"""``POST /services/oauth2/token`` — username-password and client-credentials flows."""
+"""``POST /services/oauth2/token`` (username-password and client-credentials flows) and
+``POST /services/oauth2/revoke``."""
 from __future__ import annotations
 
 from urllib.parse import parse_qsl
@@ -46,3 +47,14 @@ async def token(request: Request) -> Response:
     if grant == "client_credentials":
         body["scope"] = "api"
     return json_response(body, 200, _NO_CACHE)
+
+
+async def revoke(request: Request) -> Response:
+    """Salesforce answers 200 with an empty body, or 400 `unsupported_token_type` for an unknown token."""
+    org: Org = request.app.state.org
+    form = dict(request.query_params)
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        form.update(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+    if not org.auth.revoke(form.get("token", "")):
+        return _oauth_error("unsupported_token_type", "this token type is not supported")
+    return Response(status_code=200, headers=_NO_CACHE)

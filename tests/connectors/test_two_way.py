@@ -240,3 +240,21 @@ def test_transient_salesforce_failures_are_retried_and_nothing_is_parked(sf, mon
         message="the faults used up")
     assert salesforce_account(sf, document["sf_id"])["Name"] == "Written Despite Faults"
     assert not SyncError.objects.exists()
+
+
+def test_an_expired_salesforce_session_logs_in_again(sf, sync_settings):
+    import requests
+
+    from connectors.salesforce.auth import SalesforceCredentials
+    from connectors.salesforce.client import SalesforceClient
+
+    credentials = SalesforceCredentials(
+        login_url=sync_settings["SF_LOGIN_URL"], auth_flow="soap_password", username="admin@demo.sfemu",
+        password="demo-password", security_token="DEMOTOKEN", ca_bundle=sync_settings["SF_CA_BUNDLE"])
+    client = SalesforceClient(credentials, client_name="test")
+    first = client.call(lambda s: s.session_id)
+    revoked = requests.post(f"{sync_settings['SF_LOGIN_URL']}/services/oauth2/revoke", data={"token": first},
+                            verify=sync_settings["SF_CA_BUNDLE"], timeout=10)
+    assert revoked.status_code == 200
+    total = next(client.query_pages("SELECT COUNT() FROM Account")).total_size
+    assert total > 0 and client.call(lambda s: s.session_id) != first
