@@ -1,40 +1,16 @@
 """REST API routers: status, mappings, conflicts and errors. Staff only (session or API token)."""
 from __future__ import annotations
 
-from django.db.models import Count, Q
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from ninja import Router
 
 from connectors import conflict_queue, error_queue
-from connectors.models import Conflict, ObjectMapping, SyncError, WorkerStatus
-from dashboard.schemas import ConflictOut, ErrorOut, MappingOut, Message, ResolveIn, StatusOut, WorkerOut
+from connectors.models import Conflict, ObjectMapping, SyncError
+from dashboard.schemas import ConflictOut, ErrorOut, MappingOut, Message, ResolveIn, StatusOut
+from dashboard.status import mapping_rows, snapshot
 
-HEARTBEAT_STALE_SECONDS = 15
 router = Router()
-
-
-def _mappings() -> list[MappingOut]:
-    rows = (
-        ObjectMapping.objects.select_related("checkpoint")
-        .annotate(
-            open_errors=Count("errors", filter=Q(errors__status=SyncError.Status.OPEN), distinct=True),
-            open_conflicts=Count("conflicts", filter=Q(conflicts__status=Conflict.Status.OPEN), distinct=True),
-        )
-        .order_by("name")
-    )
-    out = []
-    for m in rows:
-        checkpoint = getattr(m, "checkpoint", None)
-        out.append(MappingOut(
-            name=m.name, sf_object=m.sf_object, collection=m.collection, direction=m.direction,
-            conflict_policy=m.conflict_policy, enabled=m.enabled,
-            checkpoint_modstamp=checkpoint.modstamp if checkpoint else None,
-            events_published=checkpoint.events_published if checkpoint else 0,
-            open_errors=m.open_errors, open_conflicts=m.open_conflicts,
-        ))
-    return out
 
 
 @router.get("/health", response=Message, tags=["status"])
@@ -46,14 +22,12 @@ def health(request: HttpRequest) -> Message:
 
 @router.get("/status", response=StatusOut, tags=["status"])
 def status(request: HttpRequest) -> StatusOut:
-    fresh_after = timezone.now() - timezone.timedelta(seconds=HEARTBEAT_STALE_SECONDS)
-    workers = WorkerStatus.objects.filter(last_beat__gte=fresh_after).order_by("name")
-    return StatusOut(mappings=_mappings(), workers=[WorkerOut.from_orm(w) for w in workers])
+    return snapshot()
 
 
 @router.get("/mappings", response=list[MappingOut], tags=["mappings"])
 def mappings(request: HttpRequest) -> list[MappingOut]:
-    return _mappings()
+    return mapping_rows()
 
 
 def _conflict_out(conflict: Conflict) -> ConflictOut:

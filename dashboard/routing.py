@@ -1,4 +1,10 @@
-"""Websocket URL patterns (the live console arrives with the console issue)."""
+"""Websocket URL patterns."""
 from __future__ import annotations
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from dashboard.consumers import StatusConsumer
+
+websocket_urlpatterns = [
+    path("ws/status/", StatusConsumer.as_asgi()),
+]

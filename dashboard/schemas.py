@@ -13,7 +13,9 @@ class MappingOut(Schema):
     sf_object: str
     collection: str
     direction: str
+    direction_label: str
     conflict_policy: str
+    conflict_policy_label: str
     enabled: bool
     checkpoint_modstamp: datetime | None = None
     events_published: int = 0
