@@ -4,7 +4,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from connectors import connection_check
 
 from connectors.models import (
     CaptureCheckpoint,
@@ -46,22 +50,38 @@ def secret_form(model: type, secret_fields: tuple[str, ...]) -> type[forms.Model
     return SecretForm
 
 
+def test_connection_action(check: Any) -> Any:
+    """An admin action running `check(row) -> (ok, line)` on each selected connection."""
+
+    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+        for row in queryset:
+            ok, line = check(row)
+            modeladmin.message_user(request, f"{row}: {line}", messages.SUCCESS if ok else messages.ERROR)
+
+    action.short_description = "Test connection"  # type: ignore[attr-defined]
+    action.__name__ = "test_connection"
+    return action
+
+
 @admin.register(SalesforceOrg)
 class SalesforceOrgAdmin(admin.ModelAdmin):
     form = secret_form(SalesforceOrg, ("password", "security_token", "client_secret"))
     list_display = ("name", "login_url", "auth_flow", "username", "api_version")
+    actions = [test_connection_action(connection_check.check_salesforce)]
 
 
 @admin.register(KafkaCluster)
 class KafkaClusterAdmin(admin.ModelAdmin):
     form = secret_form(KafkaCluster, ("sasl_password",))
     list_display = ("name", "bootstrap_servers", "topic_prefix", "partitions")
+    actions = [test_connection_action(connection_check.check_kafka)]
 
 
 @admin.register(MongoTarget)
 class MongoTargetAdmin(admin.ModelAdmin):
     form = secret_form(MongoTarget, ("uri",))
     list_display = ("name", "database")
+    actions = [test_connection_action(connection_check.check_mongo)]
 
 
 class FieldMappingInline(admin.TabularInline):
