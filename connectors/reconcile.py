@@ -102,12 +102,14 @@ def _compare(spec: MappingSpec, mapping: ObjectMapping, record: dict[str, Any], 
     if _writable_hash(spec, sf_values) == _writable_hash(spec, mongo_now):
         return
     differing = sorted(n for n in mongo_now if mongo_now[n] != sf_values.get(n))
-    policy = spec.conflict_policy if mapping.direction == ObjectMapping.Direction.BOTH else "salesforce_wins"
+    # One way, the source side is the truth.
+    policy = {ObjectMapping.Direction.BOTH: spec.conflict_policy,
+              ObjectMapping.Direction.SF_TO_MONGO: "salesforce_wins"}.get(mapping.direction, "mongodb_wins")
     if policy == "newest_wins":
         synced = meta.sync_state(document).get("synced_at")
         policy = "salesforce_wins" if not synced or parse_sf_datetime(record["SystemModstamp"]) >= synced \
             else "mongodb_wins"
-    if policy == "salesforce_wins" or mapping.direction == ObjectMapping.Direction.SF_TO_MONGO:
+    if policy == "salesforce_wins":
         report.note("updated_in_mongodb", f"{record['Id']} ({', '.join(differing)})")
         to_mongo.append(_from_salesforce(spec, record, document["_id"]))
     elif policy == "mongodb_wins":
