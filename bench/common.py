@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 import psutil
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from simple_salesforce import Salesforce
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,3 +106,24 @@ def save(name: str, figures: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(figures, indent=2))
     print(json.dumps(figures, indent=2))
+
+
+class CommittedOffsets:
+    """How many messages of a topic a consumer group has committed: a progress check that costs
+    the server under test nothing. Polling `count` does not: SecantusDB answers it by scanning
+    the whole collection under its storage lock, which stalled the very writes being timed."""
+
+    def __init__(self, env: dict[str, str], group: str, topic: str) -> None:
+        self._probe = Consumer({"bootstrap.servers": env["KAFKA_BOOTSTRAP_SERVERS"], "group.id": group,
+                                "enable.auto.commit": False})
+        self._partitions = [TopicPartition(topic, p) for p in range(int(env.get("KAFKA_TOPIC_PARTITIONS", 3)))]
+
+    def total(self) -> int:
+        try:
+            committed = self._probe.committed(self._partitions, timeout=5)
+        except KafkaException:  # topic or group not there yet
+            return 0
+        return sum(max(tp.offset, 0) for tp in committed)
+
+    def close(self) -> None:
+        self._probe.close()

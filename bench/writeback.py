@@ -20,7 +20,16 @@ import threading
 import time
 from pathlib import Path
 
-from common import manage, product_env, salesforce, save, start_consumers, start_stack, wait_until
+from common import (
+    CommittedOffsets,
+    manage,
+    product_env,
+    salesforce,
+    save,
+    start_consumers,
+    start_stack,
+    wait_until,
+)
 from pymongo import MongoClient
 
 from sfemulator.control import EmulatorControl
@@ -126,11 +135,17 @@ def main() -> None:
         if args.salesforce_latency_ms:
             control.set_faults(latency_ms=args.salesforce_latency_ms)
         usage_before = control.usage()["used"]
+        applied = CommittedOffsets(env, f"{env['KAFKA_TOPIC_PREFIX']}.sf-apply",
+                                   f"{env['KAFKA_TOPIC_PREFIX']}.mongo.accounts")
+        applied_before = applied.total()
         started = time.monotonic()
         collection.update_many({}, {"$set": {"description": "written back"}})
-        wait_until(lambda: collection.count_documents({"_sync.base.Description": "written back"}) >= len(ids),
-                   timeout=1800, interval=0.5)
+        # Offsets are committed only after Salesforce answered and the write-back landed.
+        wait_until(lambda: applied.total() >= applied_before + len(ids), timeout=1800, interval=0.2)
         ours_seconds = time.monotonic() - started
+        applied.close()
+        written_back = collection.count_documents({"_sync.base.Description": "written back"})
+        assert written_back == len(ids), f"only {written_back} of {len(ids)} documents carry the write-back"
         calls = control.usage()["used"] - usage_before
         write_back.terminate()
         write_back.wait(timeout=60)

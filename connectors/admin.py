@@ -9,7 +9,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from connectors import connection_check
-
+from connectors.admin_mapping_tools import MappingToolsMixin, SchemaDriftFilter, accept_schema_changes, check_schema_now
+from connectors.mapping_validation import check_mapping
 from connectors.models import (
     CaptureCheckpoint,
     FieldMapping,
@@ -17,6 +18,7 @@ from connectors.models import (
     MongoTarget,
     ObjectMapping,
     SalesforceOrg,
+    SchemaDrift,
     SyncError,
     WorkerStatus,
 )
@@ -84,17 +86,57 @@ class MongoTargetAdmin(admin.ModelAdmin):
     actions = [test_connection_action(connection_check.check_mongo)]
 
 
+class FieldMappingFormSet(forms.BaseInlineFormSet):
+    """Checks the mapping's field mappings against Salesforce's describe (see
+    connectors.mapping_validation); Salesforce being unreachable warns but does not block."""
+
+    request: HttpRequest | None = None
+
+    def clean(self) -> None:
+        super().clean()
+        mapping = self.instance
+        if any(self.errors) or not mapping.org_id or not mapping.sf_object:
+            return
+        rows = {form.instance.sf_field: form for form in self.forms
+                if form.cleaned_data and not form.cleaned_data.get("DELETE")}
+        check = check_mapping(mapping, [form.instance for form in rows.values()])
+        if check.warning and self.request is not None:
+            messages.warning(self.request, check.warning)
+        for problem in check.problems:
+            form = rows[problem.sf_field]
+            form.add_error(problem.attribute if problem.attribute in form.fields else None, problem.message)
+        if check.problems:
+            raise forms.ValidationError([problem.message for problem in check.problems])
+
+
 class FieldMappingInline(admin.TabularInline):
     model = FieldMapping
+    formset = FieldMappingFormSet
     extra = 0
-    fields = ("sf_field", "mongo_field", "sf_type", "conversion", "enabled")
+    fields = ("sf_field", "mongo_field", "sf_type", "conversion", "sf_writable", "enabled")
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.request = request  # type: ignore[attr-defined]  # a class made for this request
+        return formset
 
 
 @admin.register(ObjectMapping)
-class ObjectMappingAdmin(admin.ModelAdmin):
-    list_display = ("name", "sf_object", "collection", "direction", "delete_mode", "enabled")
-    list_filter = ("direction", "enabled")
+class ObjectMappingAdmin(MappingToolsMixin, admin.ModelAdmin):
+    list_display = ("name", "sf_object", "collection", "direction", "delete_mode", "enabled", "schema_drift")
+    list_filter = ("direction", "enabled", SchemaDriftFilter)
     inlines = [FieldMappingInline]
+    actions = [accept_schema_changes, check_schema_now]
+
+
+@admin.register(SchemaDrift)
+class SchemaDriftAdmin(admin.ModelAdmin):
+    list_display = ("mapping", "field", "kind", "old_type", "new_type", "detected_at", "accepted", "accepted_at")
+    list_filter = ("accepted", "kind", "mapping")
+    readonly_fields = ("mapping", "field", "kind", "old_type", "new_type", "detected_at", "accepted", "accepted_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # drift is found by checks, not typed in
 
 
 @admin.register(CaptureCheckpoint)

@@ -14,11 +14,13 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from connectors.engine.canonical import canonical, to_salesforce_json
+from connectors.engine.conversion import ConversionError
 from connectors.engine.mapping import to_document
 from connectors.kafka.producer import EventProducer
 from connectors.models import Conflict
 from connectors.mongo.changes import RESOLUTION, id_value
 from connectors.mongo.client import connect
+from connectors.timeline import record_resolution
 from connectors.wiring import kafka_settings, mapping_spec
 
 SIDES = ("salesforce", "mongodb")
@@ -77,6 +79,7 @@ def resolve(conflict: Conflict, take: dict[str, str] | None = None, values: dict
         conflict.resolved_by = by
         conflict.resolved_at = timezone.now()
         conflict.save()
+        record_resolution(mapping, conflict.salesforce_id, conflict.mongo_id, chosen, by)
         release_waiting(conflict)
 
 
@@ -99,8 +102,44 @@ def newest_side(conflict: Conflict, mongo_changed_at: datetime) -> str:
     return "salesforce"
 
 
-def resolve_by_policy(conflicts: list[Conflict], side: str, by: str) -> int:
-    """Resolve many at once, every field taking `side`."""
+#: The policies a person can settle a batch of conflicts by.
+POLICIES = ("salesforce_wins", "mongodb_wins", "newest_wins")
+
+
+def check_policy(policy: str) -> None:
+    if policy not in POLICIES:
+        raise ResolutionError(f"unknown policy {policy!r}: choose one of {', '.join(POLICIES)}")
+
+
+def policy_side(conflict: Conflict, policy: str) -> str:
+    """The side `policy` takes for `conflict`. Raises ResolutionError for an unknown policy, or for
+    newest_wins when neither side's change time is known."""
+    check_policy(policy)
+    if policy != "newest_wins":
+        return "salesforce" if policy == "salesforce_wins" else "mongodb"
+    if conflict.mongo_changed_at is not None:
+        return newest_side(conflict, conflict.mongo_changed_at)
+    if conflict.salesforce_changed_at is not None:
+        return "salesforce"  # only Salesforce's time is known (a reconcile finding)
+    raise ResolutionError(f"conflict {conflict.pk}: neither change time is known; take a side instead")
+
+
+def resolve_by_policy(conflicts: list[Conflict], policy: str, by: str) -> tuple[int, dict[int, str]]:
+    """Resolve each open conflict by `policy` (every disputed field takes the side it names).
+
+    Returns how many were resolved and, by conflict id, why each of the others was not (already
+    resolved, no change time known, a value that does not convert). Infrastructure failures
+    (MongoDB, Kafka) propagate: the ones resolved before stay resolved.
+    """
+    check_policy(policy)
+    resolved = 0
+    skipped: dict[int, str] = {}
     for conflict in conflicts:
-        resolve(conflict, take={name: side for name in conflict.fields}, by=by)
-    return len(conflicts)
+        try:
+            side = policy_side(conflict, policy)
+            resolve(conflict, take={name: side for name in conflict.fields}, by=by)
+        except (ResolutionError, ConversionError) as exc:
+            skipped[conflict.pk] = str(exc)
+        else:
+            resolved += 1
+    return resolved, skipped

@@ -1,10 +1,12 @@
 """Object and field mappings built from Salesforce's own metadata (describe)."""
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Iterable
 
 from django.db import transaction
 
+from connectors.engine.conversion import resolve_conversion
 from connectors.engine.naming import SYNCABLE_TYPES, suggest_mongo_name
 from connectors.models import FieldMapping, KafkaCluster, MongoTarget, ObjectMapping, SalesforceOrg
 
@@ -14,9 +16,47 @@ SYSTEM_FIELDS = {"Id", "IsDeleted", "SystemModstamp"}
 
 def syncable_fields(describe: dict[str, Any]) -> list[dict[str, Any]]:
     """The describe entries a mapping can carry, in describe's order."""
+    return [f for f in describe["fields"] if is_syncable(f)]
+
+
+def is_syncable(field: dict[str, Any]) -> bool:
+    return field["type"] in SYNCABLE_TYPES and field["name"] not in SYSTEM_FIELDS
+
+
+def is_writable(field: dict[str, Any]) -> bool:
+    """What a field mapping's `sf_writable` should say: Salesforce accepts the field on create or update."""
+    return bool(field.get("createable") or field.get("updateable"))
+
+
+def suggest_names(mapping: ObjectMapping, sf_fields: Iterable[str]) -> dict[str, str]:
+    """A MongoDB name for each Salesforce field, clear of the mapping's names and of each other."""
+    taken = set(mapping.fields.values_list("mongo_field", flat=True)) | {mapping.key_field, "_id", "_sync"}
+    names: dict[str, str] = {}
+    for sf_field in sf_fields:
+        mongo_name = suggest_mongo_name(sf_field)
+        while mongo_name in taken:
+            mongo_name += "_"
+        taken.add(mongo_name)
+        names[sf_field] = mongo_name
+    return names
+
+
+def add_field_mappings(mapping: ObjectMapping, describe: dict[str, Any], chosen: dict[str, str]) -> list[FieldMapping]:
+    """Create a field mapping for each `{sf_field: mongo_field}` in `chosen`, with the type and
+    writability describe gives. Raises ValueError naming a field that describe does not have."""
+    by_name = {f["name"]: f for f in describe["fields"]}
+    missing = [name for name in chosen if name not in by_name]
+    if missing:
+        raise ValueError(f"{describe['name']} has no field named {', '.join(missing)}")
     return [
-        f for f in describe["fields"]
-        if f["type"] in SYNCABLE_TYPES and f["name"] not in SYSTEM_FIELDS
+        FieldMapping.objects.create(
+            mapping=mapping,
+            sf_field=name,
+            mongo_field=mongo_field,
+            sf_type=by_name[name]["type"],
+            sf_writable=is_writable(by_name[name]),
+        )
+        for name, mongo_field in chosen.items()
     ]
 
 
@@ -38,19 +78,47 @@ def create_mapping_from_describe(
                   "collection": collection, **options},
     )
     existing = set(mapping.fields.values_list("sf_field", flat=True))
-    taken = set(mapping.fields.values_list("mongo_field", flat=True)) | {mapping.key_field, "_id", "_sync"}
-    for field in syncable_fields(describe):
-        if field["name"] in existing:
-            continue
-        mongo_name = suggest_mongo_name(field["name"])
-        while mongo_name in taken:
-            mongo_name += "_"
-        taken.add(mongo_name)
-        FieldMapping.objects.create(
-            mapping=mapping,
-            sf_field=field["name"],
-            mongo_field=mongo_name,
-            sf_type=field["type"],
-            sf_writable=bool(field.get("createable") or field.get("updateable")),
-        )
+    new = [f["name"] for f in syncable_fields(describe) if f["name"] not in existing]
+    add_field_mappings(mapping, describe, suggest_names(mapping, new))
     return mapping
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    """One describe field as the admin's import page shows it."""
+
+    name: str
+    label: str
+    sf_type: str
+    createable: bool
+    updateable: bool
+    nillable: bool
+    mapped: bool
+    syncable: bool
+    suggested_mongo_field: str
+    conversion: str | None  # what "auto" resolves to; None passes the JSON value through
+
+    @property
+    def selectable(self) -> bool:
+        return self.syncable and not self.mapped
+
+
+def import_rows(mapping: ObjectMapping, describe: dict[str, Any]) -> list[ImportRow]:
+    """Every field of the described object, in describe's order, with what importing it would create."""
+    mapped = set(mapping.fields.values_list("sf_field", flat=True))
+    suggested = suggest_names(mapping, [f["name"] for f in describe["fields"] if f["name"] not in mapped])
+    return [
+        ImportRow(
+            name=f["name"],
+            label=f.get("label", ""),
+            sf_type=f["type"],
+            createable=bool(f.get("createable")),
+            updateable=bool(f.get("updateable")),
+            nillable=bool(f.get("nillable")),
+            mapped=f["name"] in mapped,
+            syncable=is_syncable(f),
+            suggested_mongo_field=suggested.get(f["name"], ""),
+            conversion=resolve_conversion("auto", f["type"]),
+        )
+        for f in describe["fields"]
+    ]

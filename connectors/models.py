@@ -31,6 +31,12 @@ class SalesforceOrg(models.Model):
     ca_bundle = models.CharField(
         max_length=500, blank=True, help_text="Path to a CA bundle for a private CA; empty uses the system CAs."
     )
+    pubsub_endpoint = models.CharField(
+        "Pub/Sub API endpoint",
+        max_length=255,
+        default="api.pubsub.salesforce.com:7443",
+        help_text="host:port of the Pub/Sub API (gRPC) used by Change Data Capture; the emulator prints its own.",
+    )
 
     def __str__(self) -> str:
         return self.name
@@ -104,8 +110,24 @@ class ObjectMapping(models.Model):
         default="Mongo_Id__c",
         help_text="Holds the MongoDB _id; records born in MongoDB are upserted on it, so a retry never creates a second record.",
     )
+    class CaptureMode(models.TextChoices):
+        POLLING = "polling", "Polling (SOQL on SystemModstamp)"
+        CDC = "cdc", "Change Data Capture (Pub/Sub API)"
+
+    capture_mode = models.CharField(
+        "Salesforce capture",
+        max_length=10,
+        choices=CaptureMode.choices,
+        default=CaptureMode.POLLING,
+        help_text="Polling reads changed records every poll interval; Change Data Capture streams "
+        "<Object>ChangeEvent from the Pub/Sub API (enable CDC for the object in Setup first).",
+    )
     poll_interval_seconds = models.FloatField(default=1.0)
     enabled = models.BooleanField(default=True)
+    paused = models.BooleanField(
+        default=False, help_text="Held from the console: capture stops and apply leaves the mapping's topics unread, "
+        "so resuming catches up from the checkpoints with nothing lost."
+    )
 
     def __str__(self) -> str:
         return f"{self.name}: {self.sf_object} ↔ {self.collection}"
@@ -159,6 +181,9 @@ class CaptureCheckpoint(models.Model):
     modstamp = models.DateTimeField(null=True, blank=True)
     record_id = models.CharField(max_length=18, blank=True)
     backfill_done = models.BooleanField(default=False)
+    backfill_requested = models.BooleanField(
+        default=False, help_text="Set by a backfill job; the capture worker restarts from the beginning and clears it."
+    )
     events_published = models.BigIntegerField(default=0)
     lease_owner = models.CharField(max_length=200, blank=True)
     lease_expires = models.DateTimeField(null=True, blank=True)
@@ -225,6 +250,22 @@ class WorkerStatus(models.Model):
         return f"{self.name}@{self.host}:{self.pid}"
 
 
+class ReplayCheckpoint(models.Model):
+    """Where Change Data Capture resumes: the replay id of the last event whose changes Kafka
+    acknowledged. Empty until the first event; the lease makes capture a singleton per mapping."""
+
+    mapping = models.OneToOneField(ObjectMapping, on_delete=models.CASCADE, related_name="replay_checkpoint")
+    topic = models.CharField(max_length=255, help_text="e.g. /data/AccountChangeEvent")
+    replay_id = models.CharField(max_length=200, blank=True, help_text="Hex; Salesforce keeps events 72 hours.")
+    events_published = models.BigIntegerField(default=0)
+    lease_owner = models.CharField(max_length=200, blank=True)
+    lease_expires = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.mapping.name} {self.topic} @ {self.replay_id or 'start'}"
+
+
 class MongoCheckpoint(models.Model):
     """Where MongoDB capture resumes: the change stream's resume token, moved only after
     Kafka acknowledged the events before it."""
@@ -281,3 +322,176 @@ class WaitingChange(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+
+class RecordEvent(models.Model):
+    """One line of a record's timeline: a change as the apply side saw it and what became of it.
+
+    Written in bulk once per applied batch, so the timeline costs one insert per batch, not per record.
+    """
+
+    class Source(models.TextChoices):
+        SALESFORCE = "salesforce", "Salesforce"
+        MONGODB = "mongodb", "MongoDB"
+        CONSOLE = "console", "Console"
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        MERGED = "merged", "Merged with the other side's changes"
+        DELETED = "deleted", "Deleted"
+        ECHO = "echo", "Echo of the sync's own write, dropped"
+        STALE = "stale", "Older than what the target holds, skipped"
+        SUPERSEDED = "superseded", "Superseded by a newer change in the same batch"
+        IGNORED = "ignored", "Ignored by the mapping's settings"
+        CONFLICT = "conflict", "Conflict"
+        HELD = "held", "Held behind an open conflict"
+        ERROR = "error", "Error"
+        RESOLVED = "resolved", "Conflict resolved"
+
+    mapping = models.ForeignKey(ObjectMapping, on_delete=models.CASCADE, related_name="record_events")
+    salesforce_id = models.CharField(max_length=18, blank=True, db_index=True)
+    mongo_id = models.CharField(max_length=100, blank=True, db_index=True)
+    source = models.CharField(max_length=12, choices=Source.choices)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    operation = models.CharField(max_length=12, blank=True, help_text="upsert or delete, as captured.")
+    source_version = models.CharField(
+        max_length=64, blank=True, help_text="SystemModstamp, CDC replay id or MongoDB cluster time."
+    )
+    topic = models.CharField(max_length=255, blank=True)
+    partition = models.IntegerField(null=True, blank=True)
+    offset = models.BigIntegerField(null=True, blank=True)
+    fields = models.JSONField(default=list, help_text="The fields the change carried or wrote.")
+    detail = models.TextField(blank=True)
+    event_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.mapping_id} {self.salesforce_id or self.mongo_id}: {self.source} {self.outcome}"
+
+
+class SchemaDrift(models.Model):
+    """A difference between a mapping's field mappings and the Salesforce object's describe,
+    open until a person accepts it (the admin's "Accept schema changes")."""
+
+    class Kind(models.TextChoices):
+        ADDED = "added", "Field added in Salesforce"
+        REMOVED = "removed", "Mapped field removed from Salesforce"
+        CHANGED = "changed", "Mapped field changed type"
+
+    mapping = models.ForeignKey(ObjectMapping, on_delete=models.CASCADE, related_name="schema_drift")
+    field = models.CharField("Salesforce field", max_length=100)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    old_type = models.CharField(max_length=32, blank=True)
+    new_type = models.CharField(max_length=32, blank=True)
+    detected_at = models.DateTimeField(default=timezone.now)
+    accepted = models.BooleanField(default=False, db_index=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["mapping_id", "field"]
+        verbose_name_plural = "schema drift"
+
+    def __str__(self) -> str:
+        types = f" ({self.old_type or '-'} → {self.new_type or '-'})" if self.kind == self.Kind.CHANGED else ""
+        return f"{self.mapping.name}: {self.field} {self.kind}{types}"
+
+
+class SchemaSnapshot(models.Model):
+    """The object's fields (name -> describe type) at the last schema check of a mapping: a field
+    is "added" only when it is new since then, not merely left unmapped on purpose."""
+
+    mapping = models.OneToOneField(ObjectMapping, on_delete=models.CASCADE, related_name="schema_snapshot")
+    fields = models.JSONField(default=dict)
+    checked_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.mapping.name}: {len(self.fields)} fields at {self.checked_at:%Y-%m-%d %H:%M}"
+
+
+class MetricSample(models.Model):
+    """One mapping's figures every few seconds, for the console's charts (kept about an hour).
+
+    Counts are since the previous sample; `*_published_total` keep the capture counters they
+    were taken from, so the next sample's delta survives a restart of the sampler.
+    """
+
+    mapping = models.ForeignKey(ObjectMapping, on_delete=models.CASCADE, related_name="metric_samples")
+    taken_at = models.DateTimeField(default=timezone.now, db_index=True)
+    interval_seconds = models.FloatField(default=0.0)
+    sf_published_total = models.BigIntegerField(default=0)
+    mongo_published_total = models.BigIntegerField(default=0)
+    sf_to_mongo_events = models.BigIntegerField(default=0, help_text="Salesforce changes captured since the last sample.")
+    mongo_to_sf_events = models.BigIntegerField(default=0, help_text="MongoDB changes captured since the last sample.")
+    sf_to_mongo_lag = models.BigIntegerField(null=True, blank=True, help_text="Kafka messages not yet applied.")
+    mongo_to_sf_lag = models.BigIntegerField(null=True, blank=True)
+    sf_to_mongo_behind_seconds = models.FloatField(null=True, blank=True)
+    mongo_to_sf_behind_seconds = models.FloatField(null=True, blank=True)
+    api_used = models.IntegerField(null=True, blank=True)
+    api_limit = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["taken_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.mapping_id} @ {self.taken_at:%H:%M:%S}"
+
+
+class SyncJob(models.Model):
+    """A backfill or reconcile asked for from the console, run by a job-runner worker."""
+
+    class Kind(models.TextChoices):
+        BACKFILL = "backfill", "Backfill from Salesforce"
+        RECONCILE = "reconcile", "Reconcile both sides"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    mapping = models.ForeignKey(ObjectMapping, on_delete=models.CASCADE, related_name="jobs")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED, db_index=True)
+    progress_done = models.BigIntegerField(default=0)
+    progress_total = models.BigIntegerField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    requested_by = models.CharField(max_length=150, blank=True)
+    claimed_by = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.mapping_id}: {self.state}"
+
+
+class EventRelay(models.Model):
+    """A platform event channel carried to a MongoDB collection through a Kafka topic.
+
+    Capture keeps its place in the channel as the replay id of the last event Kafka
+    acknowledged; the lease makes it a singleton across runconsumers processes.
+    """
+
+    name = models.SlugField(unique=True)
+    org = models.ForeignKey(SalesforceOrg, on_delete=models.PROTECT, related_name="relays")
+    kafka = models.ForeignKey(KafkaCluster, on_delete=models.PROTECT, related_name="relays")
+    mongo = models.ForeignKey(MongoTarget, on_delete=models.PROTECT, related_name="relays")
+    channel = models.CharField(max_length=255, help_text="A platform event channel, e.g. /event/Order_Update__e.")
+    collection = models.CharField("MongoDB collection", max_length=100)
+    enabled = models.BooleanField(default=True)
+    replay_id = models.CharField(max_length=64, blank=True, editable=False)
+    events_relayed = models.BigIntegerField(default=0, editable=False)
+    events_stored = models.BigIntegerField(default=0, editable=False)
+    last_event_at = models.DateTimeField(null=True, blank=True, editable=False)
+    lease_owner = models.CharField(max_length=200, blank=True, editable=False)
+    lease_expires = models.DateTimeField(null=True, blank=True, editable=False)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.channel} → {self.collection}"

@@ -8,6 +8,8 @@ from connectors.kafka.config import KafkaSettings
 from connectors.models import KafkaCluster, ObjectMapping, SalesforceOrg
 from connectors.salesforce.auth import SalesforceCredentials
 from connectors.salesforce.client import SalesforceClient
+from connectors.salesforce.pubsub.client import PubSubClient
+from connectors.salesforce.pubsub.session import pubsub_auth
 
 
 def kafka_settings(cluster: KafkaCluster) -> KafkaSettings:
@@ -39,6 +41,11 @@ def salesforce_credentials(org: SalesforceOrg) -> SalesforceCredentials:
 
 def salesforce_client(org: SalesforceOrg, **kwargs: object) -> SalesforceClient:
     return SalesforceClient(salesforce_credentials(org), client_name=settings.SYNC["CLIENT_NAME"], **kwargs)
+
+
+def pubsub_client(org: SalesforceOrg, salesforce: SalesforceClient) -> PubSubClient:
+    """A Pub/Sub API client on the org's endpoint and CA bundle, authenticated by `salesforce`'s session."""
+    return PubSubClient(org.pubsub_endpoint, pubsub_auth(salesforce), ca_bundle=org.ca_bundle)
 
 
 def mapping_spec(mapping: ObjectMapping) -> MappingSpec:

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Router
+from ninja import Router, Status
 
-from connectors import conflict_queue, error_queue
-from connectors.models import Conflict, ObjectMapping, SyncError
-from dashboard.schemas import ConflictOut, ErrorOut, MappingOut, Message, ResolveIn, StatusOut
-from dashboard.status import mapping_rows, snapshot
+from connectors import conflict_queue, controls, error_queue, jobs
+from connectors.models import Conflict, ObjectMapping, SyncError, SyncJob
+from dashboard.schemas import ConflictOut, ErrorOut, JobOut, MappingOut, Message, ResolveIn, StatusOut
+from dashboard.status import job_out, mapping_rows, snapshot
 
 router = Router()
 
@@ -28,6 +28,49 @@ def status(request: HttpRequest) -> StatusOut:
 @router.get("/mappings", response=list[MappingOut], tags=["mappings"])
 def mappings(request: HttpRequest) -> list[MappingOut]:
     return mapping_rows()
+
+
+def _mapping_out(name: str) -> MappingOut:
+    return next(row for row in mapping_rows() if row.name == name)
+
+
+@router.post("/mappings/{name}/pause", response=MappingOut, tags=["mappings"])
+def pause(request: HttpRequest, name: str) -> MappingOut:
+    """Hold the mapping: capture stops, apply leaves its topics unread; nothing is lost."""
+    controls.set_paused(get_object_or_404(ObjectMapping, name=name), True, by=str(request.auth))
+    return _mapping_out(name)
+
+
+@router.post("/mappings/{name}/resume", response=MappingOut, tags=["mappings"])
+def resume(request: HttpRequest, name: str) -> MappingOut:
+    """Carry on from the checkpoints and committed offsets."""
+    controls.set_paused(get_object_or_404(ObjectMapping, name=name), False, by=str(request.auth))
+    return _mapping_out(name)
+
+
+def _start_job(request: HttpRequest, name: str, kind: str) -> Status:
+    try:
+        job = jobs.start(get_object_or_404(ObjectMapping, name=name), kind, requested_by=str(request.auth))
+    except jobs.JobRefused as exc:
+        return Status(409, Message(detail=str(exc)))
+    return Status(202, job_out(job))
+
+
+@router.post("/mappings/{name}/backfill", response={202: JobOut, 409: Message}, tags=["jobs"])
+def backfill(request: HttpRequest, name: str) -> Status:
+    """Queue a backfill: capture the whole Salesforce object again (GET /jobs/{id} for progress)."""
+    return _start_job(request, name, SyncJob.Kind.BACKFILL)
+
+
+@router.post("/mappings/{name}/reconcile", response={202: JobOut, 409: Message}, tags=["jobs"])
+def reconcile(request: HttpRequest, name: str) -> Status:
+    """Queue a reconcile: compare both sides and repair drift (GET /jobs/{id} for progress)."""
+    return _start_job(request, name, SyncJob.Kind.RECONCILE)
+
+
+@router.get("/jobs/{job_id}", response=JobOut, tags=["jobs"])
+def job(request: HttpRequest, job_id: int) -> JobOut:
+    return job_out(get_object_or_404(SyncJob.objects.select_related("mapping"), pk=job_id))
 
 
 def _conflict_out(conflict: Conflict) -> ConflictOut:

@@ -7,7 +7,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from dashboard.status import snapshot
+from dashboard.status import history, snapshot
 
 #: Workers write heartbeats and counters to the database every 2 s from any process or machine;
 #: the web process reads them back at the same pace, so no channel layer (Redis) is needed.
@@ -15,7 +15,8 @@ PUSH_SECONDS = 2.0
 
 
 class StatusConsumer(AsyncJsonWebsocketConsumer):
-    """Pushes the status snapshot to a staff user every PUSH_SECONDS."""
+    """Sends the status snapshot, then the last hour of samples (for the charts) once; then
+    reads the snapshot again every PUSH_SECONDS and sends it whenever it changed."""
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -26,9 +27,15 @@ class StatusConsumer(AsyncJsonWebsocketConsumer):
         self._pusher = asyncio.create_task(self._push())
 
     async def _push(self) -> None:
+        sent = None
         while True:
-            status = await database_sync_to_async(snapshot)()
-            await self.send_json({"type": "status", "status": status.model_dump(mode="json")})
+            status = (await database_sync_to_async(snapshot)()).model_dump(mode="json")
+            if status != sent:
+                await self.send_json({"type": "status", "status": status})
+            if sent is None:
+                samples = await database_sync_to_async(history)()
+                await self.send_json({"type": "history", "samples": [s.model_dump(mode="json") for s in samples]})
+            sent = status
             await asyncio.sleep(PUSH_SECONDS)
 
     async def disconnect(self, code: int) -> None:

@@ -8,6 +8,21 @@ from ninja import Schema
 from pydantic import model_validator
 
 
+class JobOut(Schema):
+    id: int
+    kind: str
+    mapping: str
+    state: str
+    progress_done: int
+    progress_total: int | None
+    percent: int | None
+    message: str
+    requested_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
 class MappingOut(Schema):
     name: str
     sf_object: str
@@ -17,10 +32,48 @@ class MappingOut(Schema):
     conflict_policy: str
     conflict_policy_label: str
     enabled: bool
+    paused: bool = False
+    state: Literal["running", "paused", "failing", "idle"] = "idle"
+    state_reason: str = ""
     checkpoint_modstamp: datetime | None = None
+    mongo_resume_point: str = ""
+    cdc_replay_id: str = ""
     events_published: int = 0
+    sf_to_mongo_rate: float | None = None
+    mongo_to_sf_rate: float | None = None
+    sf_to_mongo_lag: int | None = None
+    mongo_to_sf_lag: int | None = None
+    sf_to_mongo_behind_seconds: float | None = None
+    mongo_to_sf_behind_seconds: float | None = None
+    api_used: int | None = None
+    api_limit: int | None = None
     open_errors: int = 0
     open_conflicts: int = 0
+    open_drift: int | None = None
+    errors_url: str | None = None
+    conflicts_url: str | None = None
+    jobs: list[JobOut] = []
+
+
+class SampleOut(Schema):
+    mapping: str
+    taken_at: datetime
+    sf_to_mongo_rate: float | None
+    mongo_to_sf_rate: float | None
+    sf_to_mongo_lag: int | None
+    mongo_to_sf_lag: int | None
+
+
+class ActivityOut(Schema):
+    id: int
+    mapping: str
+    record_key: str
+    timeline_url: str | None
+    source: str
+    outcome: str
+    outcome_label: str
+    operation: str
+    created_at: datetime
 
 
 class WorkerOut(Schema):
@@ -36,6 +89,8 @@ class WorkerOut(Schema):
 class StatusOut(Schema):
     mappings: list[MappingOut]
     workers: list[WorkerOut]
+    activity: list[ActivityOut] = []
+    samples: list[SampleOut] = []
 
 
 class ConflictOut(Schema):

@@ -1,42 +1,207 @@
-"""The status snapshot the console page, the REST API and the websocket all show."""
+"""The status snapshot the console page, the REST API, the websocket and /metrics all show.
+
+Everything is read from the database, where workers in any process or machine write their
+heartbeats, checkpoints, samples, jobs and timeline lines: the web process needs no channel
+layer to know what they are doing.
+"""
 from __future__ import annotations
 
-from django.db.models import Count, Q
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.db.models import Count, Max, Q
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from connectors.models import Conflict, ObjectMapping, SyncError, WorkerStatus
-from dashboard.schemas import MappingOut, StatusOut, WorkerOut
+from connectors.metrics import DIRECTIONS, HEARTBEAT_STALE_SECONDS, checkpoints, fresh_workers
+from connectors.models import Conflict, MetricSample, ObjectMapping, RecordEvent, SyncError, SyncJob, WorkerStatus
+from dashboard.schemas import ActivityOut, JobOut, MappingOut, SampleOut, StatusOut, WorkerOut
 
-HEARTBEAT_STALE_SECONDS = 15
+__all__ = ["HEARTBEAT_STALE_SECONDS", "mapping_rows", "live_workers", "snapshot", "history", "activity"]
+
+#: Errors parked this recently make a mapping "failing".
+RECENT_ERRORS = timedelta(minutes=1)
+#: A sample older than this no longer describes the present (the sampler stopped).
+SAMPLE_FRESH = timedelta(seconds=30)
+ACTIVITY_ROWS = 25
+HISTORY = timedelta(hours=1)
+
+
+def _url(name: str, query: str = "", **kwargs: str) -> str | None:
+    """A console URL, or None while the page that serves it does not exist."""
+    try:
+        return reverse(name, kwargs=kwargs or None) + query
+    except NoReverseMatch:
+        return None
+
+
+def _open_drift_counts() -> dict[int, int] | None:
+    """Unaccepted schema drift per mapping id; None where schema-drift detection is not installed."""
+    try:
+        from connectors.schema_drift import open_drift
+    except ImportError:
+        return None
+    return Counter(open_drift().values_list("mapping_id", flat=True))
+
+
+def _rate(events: int, seconds: float) -> float | None:
+    return round(events / seconds, 2) if seconds > 0 else None
+
+
+def job_out(job: SyncJob) -> JobOut:
+    total = job.progress_total
+    percent = min(100, int(job.progress_done * 100 / total)) if total else (100 if job.state == "done" else None)
+    return JobOut(id=job.pk, kind=job.kind, mapping=job.mapping.name, state=job.state,
+                  progress_done=job.progress_done, progress_total=total, percent=percent, message=job.message,
+                  requested_by=job.requested_by, created_at=job.created_at, started_at=job.started_at,
+                  finished_at=job.finished_at)
+
+
+def _latest_jobs() -> dict[int, list[JobOut]]:
+    """Per mapping, the newest job of each kind."""
+    newest = SyncJob.objects.values("mapping_id", "kind").annotate(last=Max("id")).values_list("last", flat=True)
+    found: dict[int, list[JobOut]] = {}
+    for job in SyncJob.objects.filter(pk__in=list(newest)).select_related("mapping").order_by("kind"):
+        found.setdefault(job.mapping_id, []).append(job_out(job))
+    return found
+
+
+def _latest_samples(mapping_ids: list[int]) -> dict[int, MetricSample]:
+    since = timezone.now() - SAMPLE_FRESH
+    newest = (MetricSample.objects.filter(mapping_id__in=mapping_ids, taken_at__gte=since)
+              .values("mapping_id").annotate(last=Max("id")).values_list("last", flat=True))
+    return {s.mapping_id: s for s in MetricSample.objects.filter(pk__in=list(newest))}
+
+
+def _state(mapping: ObjectMapping, workers: list[WorkerStatus], recent_errors: int,
+           sample: MetricSample | None) -> tuple[str, str]:
+    """running / paused / failing / idle, and why, in a few words."""
+    if not mapping.enabled:
+        return "idle", "disabled in the admin"
+    if mapping.paused:
+        return "paused", "paused from the console"
+    failing = [w for w in workers if w.state == "failing" and _serves(w.name, mapping)]
+    if failing:
+        return "failing", f"{failing[0].name}: {failing[0].last_error[:200]}"
+    missing = [kind for kind, needed in _needed_workers(mapping).items()
+               if not any(w.state != "stopped" and needed(w.name) for w in workers)]
+    if missing:
+        return "failing", f"no {' or '.join(missing)} worker is beating (is manage.py runconsumers running?)"
+    if recent_errors:
+        return "failing", f"{recent_errors} changes parked as errors in the last minute"
+    if sample is not None and (sample.sf_to_mongo_events or sample.mongo_to_sf_events
+                               or sample.sf_to_mongo_lag or sample.mongo_to_sf_lag):
+        return "running", "changes flowing"
+    return "idle", "nothing to sync"
+
+
+def _serves(worker_name: str, mapping: ObjectMapping) -> bool:
+    """Capture workers are named `<kind>:<mapping>`, apply workers `<kind>:<kafka cluster>`."""
+    kind, _, target = worker_name.partition(":")
+    return target == mapping.name or (kind.endswith("-apply") and target == mapping.kafka.name)
+
+
+def _needed_workers(mapping: ObjectMapping) -> dict[str, Callable[[str], bool]]:
+    """The worker kinds a mapping needs beating, each with a test on a worker's name."""
+    cluster = mapping.kafka.name
+    needed: dict[str, Callable[[str], bool]] = {}
+    if mapping.captures_salesforce:
+        # Polling or CDC: any Salesforce capture worker of this mapping.
+        needed["Salesforce capture"] = lambda n: n.startswith("sf-") and n.endswith(f":{mapping.name}") \
+            and not n.startswith("sf-apply")
+        needed["mongo-apply"] = lambda n: n == f"mongo-apply:{cluster}"
+    if mapping.captures_mongodb:
+        needed["mongo-capture"] = lambda n: n == f"mongo-capture:{mapping.name}"
+        needed["sf-apply"] = lambda n: n == f"sf-apply:{cluster}"
+    return needed
 
 
 def mapping_rows() -> list[MappingOut]:
-    rows = (
-        ObjectMapping.objects.select_related("checkpoint")
+    rows = list(
+        ObjectMapping.objects.select_related("kafka")
         .annotate(
             open_errors=Count("errors", filter=Q(errors__status=SyncError.Status.OPEN), distinct=True),
             open_conflicts=Count("conflicts", filter=Q(conflicts__status=Conflict.Status.OPEN), distinct=True),
+            recent_errors=Count("errors", filter=Q(errors__created_at__gte=timezone.now() - RECENT_ERRORS),
+                                distinct=True),
         )
         .order_by("name")
     )
+    ids = [m.pk for m in rows]
+    points = checkpoints(ids)
+    samples = _latest_samples(ids)
+    jobs = _latest_jobs()
+    drift = _open_drift_counts()
+    workers = list(fresh_workers())
     out = []
     for m in rows:
-        checkpoint = getattr(m, "checkpoint", None)
+        point, sample = points[m.pk], samples.get(m.pk)
+        state, reason = _state(m, workers, m.recent_errors, sample)
+        figures = _figures(sample)
         out.append(MappingOut(
             name=m.name, sf_object=m.sf_object, collection=m.collection, direction=m.direction,
             direction_label=m.get_direction_display(), conflict_policy=m.conflict_policy,
-            conflict_policy_label=m.get_conflict_policy_display(), enabled=m.enabled,
-            checkpoint_modstamp=checkpoint.modstamp if checkpoint else None,
-            events_published=checkpoint.events_published if checkpoint else 0,
+            conflict_policy_label=m.get_conflict_policy_display(), enabled=m.enabled, paused=m.paused,
+            state=state, state_reason=reason, checkpoint_modstamp=point.sf_modstamp,
+            mongo_resume_point=point.mongo_cluster_time, cdc_replay_id=point.cdc_replay_id,
+            events_published=point.sf_published + point.mongo_published, **figures,
             open_errors=m.open_errors, open_conflicts=m.open_conflicts,
+            open_drift=drift.get(m.pk, 0) if drift is not None else None,
+            errors_url=_url("errors", f"?mapping={m.name}"), conflicts_url=_url("conflicts", f"?mapping={m.name}"),
+            jobs=jobs.get(m.pk, []),
         ))
     return out
 
 
+def _figures(sample: MetricSample | None) -> dict[str, object]:
+    if sample is None:
+        return {}
+    figures: dict[str, object] = {f"{d}_{name}": getattr(sample, f"{d}_{name}")
+                                  for d in DIRECTIONS for name in ("lag", "behind_seconds")}
+    figures.update(_rates(sample), api_used=sample.api_used, api_limit=sample.api_limit)
+    return figures
+
+
+def _rates(sample: MetricSample) -> dict[str, float | None]:
+    return {f"{d}_rate": _rate(getattr(sample, f"{d}_events"), sample.interval_seconds) for d in DIRECTIONS}
+
+
 def live_workers() -> list[WorkerOut]:
-    fresh_after = timezone.now() - timezone.timedelta(seconds=HEARTBEAT_STALE_SECONDS)
-    return [WorkerOut.from_orm(w) for w in WorkerStatus.objects.filter(last_beat__gte=fresh_after).order_by("name")]
+    return [WorkerOut.from_orm(w) for w in fresh_workers().order_by("name")]
+
+
+def activity(limit: int = ACTIVITY_ROWS) -> list[ActivityOut]:
+    """The newest timeline lines of every mapping, newest first."""
+    lines = RecordEvent.objects.select_related("mapping").order_by("-id")[:limit]
+    out = []
+    for line in lines:
+        key = line.salesforce_id or line.mongo_id
+        out.append(ActivityOut(
+            id=line.pk, mapping=line.mapping.name, record_key=key,
+            timeline_url=_url("record-timeline", mapping=line.mapping.name, key=key) if key else None,
+            source=line.source, outcome=line.outcome, outcome_label=line.get_outcome_display(),
+            operation=line.operation, created_at=line.created_at,
+        ))
+    return out
+
+
+def history(since: timedelta = HISTORY) -> list[SampleOut]:
+    """The samples of the last hour, oldest first, for the charts."""
+    rows = (MetricSample.objects.filter(taken_at__gte=timezone.now() - since).select_related("mapping")
+            .order_by("taken_at", "id"))
+    return [_sample_out(s) for s in rows]
+
+
+def _sample_out(sample: MetricSample) -> SampleOut:
+    return SampleOut(mapping=sample.mapping.name, taken_at=sample.taken_at, **_rates(sample),
+                     sf_to_mongo_lag=sample.sf_to_mongo_lag, mongo_to_sf_lag=sample.mongo_to_sf_lag)
 
 
 def snapshot() -> StatusOut:
-    return StatusOut(mappings=mapping_rows(), workers=live_workers())
+    """Mappings, live workers, recent activity and each mapping's newest sample (for the charts)."""
+    latest = MetricSample.objects.filter(
+        pk__in=MetricSample.objects.values("mapping_id").annotate(last=Max("id")).values_list("last", flat=True)
+    ).select_related("mapping")
+    return StatusOut(mappings=mapping_rows(), workers=live_workers(), activity=activity(),
+                     samples=[_sample_out(s) for s in latest])

@@ -1,19 +1,62 @@
-"""Console pages. Staff only."""
+"""Console pages: the overview and its mapping controls. Staff only; controls are POST + CSRF."""
 from __future__ import annotations
 
-from django.contrib.admin.views.decorators import staff_member_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from collections.abc import Callable
 
-from connectors.models import SyncError
-from dashboard.status import snapshot
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from connectors import controls, jobs
+from connectors.models import ObjectMapping, SyncError, SyncJob
+from dashboard.status import history, snapshot
 
 
 @staff_member_required
 def overview(request: HttpRequest) -> HttpResponse:
-    """Per mapping: direction, checkpoint, published events, open errors and conflicts; live
-    workers. The page then keeps itself current over the status websocket."""
+    """Per mapping: state, checkpoints, throughput, lag, errors, conflicts, API usage and jobs;
+    charts of the last hour; the activity feed; live workers. The page then keeps itself
+    current over the status websocket."""
     return render(request, "dashboard/overview.html", {
         "status": snapshot(),
+        "history": [s.model_dump(mode="json") for s in history()],
         "recent_errors": SyncError.objects.filter(status=SyncError.Status.OPEN).select_related("mapping")[:20],
     })
+
+
+def _pause(request: HttpRequest, mapping: ObjectMapping) -> str:
+    controls.set_paused(mapping, True, by=request.user.get_username())
+    return f"{mapping.name} is paused: capture stops and queued changes wait in Kafka."
+
+
+def _resume(request: HttpRequest, mapping: ObjectMapping) -> str:
+    controls.set_paused(mapping, False, by=request.user.get_username())
+    return f"{mapping.name} resumed: it catches up from where it stopped."
+
+
+def _job(kind: str) -> Callable[[HttpRequest, ObjectMapping], str]:
+    def start(request: HttpRequest, mapping: ObjectMapping) -> str:
+        job = jobs.start(mapping, kind, requested_by=request.user.get_username())
+        return f"{job.get_kind_display()} of {mapping.name} queued as job #{job.pk}."
+    return start
+
+
+ACTIONS = {"pause": _pause, "resume": _resume, "backfill": _job(SyncJob.Kind.BACKFILL),
+           "reconcile": _job(SyncJob.Kind.RECONCILE)}
+
+
+@staff_member_required
+@require_POST
+def mapping_control(request: HttpRequest, name: str, action: str) -> HttpResponse:
+    """Pause, resume, or queue a backfill or reconcile; back to the mapping on the overview."""
+    if action not in ACTIONS:
+        raise Http404(f"no such control: {action}")
+    mapping = get_object_or_404(ObjectMapping, name=name)
+    try:
+        messages.success(request, ACTIONS[action](request, mapping))
+    except jobs.JobRefused as exc:
+        messages.error(request, str(exc))
+    return redirect(f"{reverse('overview')}#mapping-{mapping.name}")

@@ -26,6 +26,7 @@ _ENV_INT_FIELDS: dict[str, str] = {
     "DEVSTACK_KAFKA_PORT": "kafka_port",
     "DEVSTACK_MONGO_PORT": "mongo_port",
     "DEVSTACK_SALESFORCE_PORT": "salesforce_port",
+    "DEVSTACK_SALESFORCE_PUBSUB_PORT": "salesforce_pubsub_port",
     "DEVSTACK_SEED_ACCOUNTS": "seed_accounts",
 }
 
@@ -48,6 +49,8 @@ class StackConfig:
     kafka_port: int = 9092
     mongo_port: int = 27017
     salesforce_port: int = 8443
+    #: The emulator's Pub/Sub API (gRPC over TLS); 7443 like api.pubsub.salesforce.com.
+    salesforce_pubsub_port: int = 7443
     seed_accounts: int = 1000
     services: tuple[str, ...] = KNOWN_SERVICES
     #: Seconds each service (and each ``add_process`` child with a ready
@@ -69,6 +72,8 @@ class StackConfig:
                 f"unknown service(s) {', '.join(unknown)}; choose from {', '.join(KNOWN_SERVICES)}"
             )
         ports = {name: self.port(name) for name in self.services}
+        if "salesforce" in self.services:
+            ports["salesforce pubsub"] = self.salesforce_pubsub_port
         for name, port in ports.items():
             if not 0 < port < 65536:
                 raise ConfigError(f"{name}: port {port} is not a valid TCP port")
@@ -83,7 +88,7 @@ class StackConfig:
         """Build a config from ``DEVSTACK_*`` environment variables.
 
         Recognised: ``DEVSTACK_ROOT``, ``DEVSTACK_HOST``, ``DEVSTACK_KAFKA_PORT``,
-        ``DEVSTACK_MONGO_PORT``, ``DEVSTACK_SALESFORCE_PORT``,
+        ``DEVSTACK_MONGO_PORT``, ``DEVSTACK_SALESFORCE_PORT``, ``DEVSTACK_SALESFORCE_PUBSUB_PORT``,
         ``DEVSTACK_SEED_ACCOUNTS`` and ``DEVSTACK_SERVICES`` (comma separated).
         Unset variables keep the defaults; keyword ``overrides`` win over both.
         Raises :class:`ConfigError` (one line, naming the variable) on bad values.

@@ -56,6 +56,11 @@ def salesforce_url(cfg: StackConfig) -> str:
     return f"https://{cfg.host}:{cfg.salesforce_port}"
 
 
+def salesforce_pubsub_address(cfg: StackConfig) -> str:
+    """``"host:port"`` of the emulator's Pub/Sub API (gRPC over TLS, same CA)."""
+    return f"{cfg.host}:{cfg.salesforce_pubsub_port}"
+
+
 def salesforce_ca(cfg: StackConfig) -> Path:
     """The CA pem the emulator writes (``root/salesforce/tls/ca.pem``)."""
     return cfg.data_dir("salesforce") / "tls" / "ca.pem"
@@ -160,6 +165,8 @@ def _salesforce(cfg: StackConfig) -> ServiceSpec:
             cfg.host,
             "--port",
             str(cfg.salesforce_port),
+            "--pubsub-port",
+            str(cfg.salesforce_pubsub_port),
             "--data-dir",
             str(data),
             "--seed",

@@ -73,6 +73,11 @@ class Stack:
         return services.salesforce_url(self.config)
 
     @property
+    def salesforce_pubsub_address(self) -> str:
+        """``"host:port"`` of the emulator's Pub/Sub API (gRPC over TLS; trust :attr:`salesforce_ca`)."""
+        return services.salesforce_pubsub_address(self.config)
+
+    @property
     def salesforce_ca(self) -> Path:
         """CA pem to verify the emulator's TLS certificate with."""
         return services.salesforce_ca(self.config)

@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
+# Chromium for tests/browser (Debian's package; skipped when SKIP_BROWSER_INSTALL=1).
+[ "${SKIP_BROWSER_INSTALL:-}" = 1 ] || bash scripts/install-browser.sh
 exec "$VENV/bin/python" -m pytest "$@"

@@ -48,16 +48,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"sfemulator: invalid fault settings: {exc}", file=sys.stderr)
         return 2
     server = EmulatorServer(args.data_dir, args.host, args.port, seed=args.seed, creds=_creds(args),
-                            session_ttl_s=args.session_ttl, access_log=args.access_log, faults=faults)
+                            session_ttl_s=args.session_ttl, access_log=args.access_log, faults=faults,
+                            pubsub_port=args.pubsub_port)
     ca_display = Path(args.data_dir) / "tls" / "ca.pem"
 
     def ready() -> None:
-        print(f"sfemulator ready on {server.url} (CA: {ca_display})", flush=True)
+        print(f"sfemulator ready on {server.url} (CA: {ca_display}; Pub/Sub API on {server.pubsub_address})",
+              flush=True)
 
     try:
         server.prepare(on_ready=ready)
     except PortInUse as exc:
-        print(f"sfemulator: cannot listen on {args.host}:{args.port}: port {exc.port} is already in use",
+        print(f"sfemulator: cannot listen on {args.host}:{exc.port}: port {exc.port} is already in use",
               file=sys.stderr)
         return 2
     # uvicorn captures SIGINT/SIGTERM while serving and re-raises them afterwards;
@@ -114,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="serve the emulated org over HTTPS")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8443)
+    serve.add_argument("--pubsub-port", type=int, default=0, metavar="PORT",
+                       help="Pub/Sub API (gRPC over TLS) port; 0 picks a free one (default)")
     serve.add_argument("--data-dir", required=True)
     serve.add_argument("--seed", type=int, default=None, metavar="N",
                        help="seed N Accounts (plus related records) if the org is empty")

@@ -4,13 +4,16 @@ Every record write (create, update, delete, undelete) appends one row to
 ``change_log`` in the same transaction as the write, so the log holds exactly
 the committed changes, in commit order: ``seq`` is an AUTOINCREMENT key and
 is never reused, even after a rollback.  Collection calls insert their rows
-with one ``executemany``.  Seeding does not log.  Change Data Capture will be
-built on this table (``origin`` is the future ``ChangeEventHeader.changeOrigin``).
+with one ``executemany``.  Seeding does not log.  Change Data Capture
+(:mod:`sfemulator.pubsub`) is built on this table: ``origin`` is the
+``ChangeEventHeader.changeOrigin``, ``txn`` (one key per :func:`append` call,
+i.e. per transaction) the ``transactionKey`` and ``data`` the written values.
 """
 from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -51,18 +54,22 @@ class Change:
     fields: tuple[str, ...]
     caller: Caller
     commit_ts: str
+    #: The values written (stored form), for CDC event bodies; None when nothing but IsDeleted changed.
+    values: Mapping[str, object] | None = None
 
 
-_INSERT = ("INSERT INTO change_log (record_id, object, change_type, fields, client, origin, user_id, commit_ts)"
-           " VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT = ("INSERT INTO change_log (record_id, object, change_type, fields, client, origin, user_id, commit_ts,"
+           " txn, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 def append(c: sqlite3.Connection, changes: Sequence[Change]) -> None:
     """Log ``changes`` inside the caller's open write transaction."""
     if not changes:
         return
+    txn = str(uuid.uuid4())
     c.executemany(_INSERT, [(ch.record_id, ch.object, ch.change_type, json.dumps(list(ch.fields)),
-                             ch.caller.client, ch.caller.origin, ch.caller.user_id, ch.commit_ts)
+                             ch.caller.client, ch.caller.origin, ch.caller.user_id, ch.commit_ts, txn,
+                             json.dumps(dict(ch.values)) if ch.values is not None else None)
                             for ch in changes])
 
 

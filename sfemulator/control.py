@@ -75,6 +75,18 @@ class EmulatorControl:
             params["recordId"] = record_id
         return self._call("GET", "/changes", params=params)
 
+    # -- schema ----------------------------------------------------------------
+    def alter_field(self, sobject: str, field: str, field_type: str | None) -> dict | None:
+        """Add ``field`` (when missing) or retype it to ``field_type`` (a describe type);
+        remove it when ``field_type`` is None. Lasts until :meth:`reset_schema` or a restart."""
+        if field_type is None:
+            return self._call("DELETE", f"/schema/{sobject}/fields/{field}")
+        return self._call("POST", f"/schema/{sobject}/fields/{field}", json={"type": field_type})
+
+    def reset_schema(self) -> None:
+        """Put back every object's built-in fields."""
+        self._call("DELETE", "/schema")
+
     # -- usage and settings ------------------------------------------------------
     def usage(self) -> dict:
         """``{"used": N, "max": M}`` — today's DailyApiRequests (control calls don't count)."""
@@ -88,3 +100,34 @@ class EmulatorControl:
         if values:
             return self._call("POST", "/settings", json=values)
         return self._call("GET", "/settings")
+
+    # -- Pub/Sub API (change events, platform events) ---------------------------------
+    def pubsub_settings(self, **values: float) -> dict:
+        """Read, or with keyword arguments update, ``retention_s`` and ``keepalive_s``."""
+        if values:
+            return self._call("POST", "/pubsub/settings", json=values)
+        return self._call("GET", "/pubsub/settings")
+
+    def set_event_retention(self, seconds: float) -> dict:
+        """Events older than this are purged (default 72 h); stored replay ids of them stop working."""
+        return self.pubsub_settings(retention_s=seconds)
+
+    def set_pubsub_keepalive(self, seconds: float) -> dict:
+        """Idle Subscribe streams get an empty FetchResponse this often (default 270 s)."""
+        return self.pubsub_settings(keepalive_s=seconds)
+
+    def cdc_objects(self) -> list[str]:
+        return self._call("GET", "/pubsub/cdc")["objects"]
+
+    def set_cdc(self, sobject: str, enabled: bool) -> list[str]:
+        """Enable/disable Change Data Capture for one object; returns the enabled objects."""
+        return self._call("POST", "/pubsub/cdc", json={"object": sobject, "enabled": enabled})["objects"]
+
+    def emit_gap(self, sobject: str, record_ids: list[str], change_type: str = "GAP_UPDATE") -> str:
+        """Put a GAP_* change event on the bus; returns its replay id (hex)."""
+        return self._call("POST", "/pubsub/gap", json={"object": sobject, "recordIds": record_ids,
+                                                       "changeType": change_type})["replayId"]
+
+    def emit_overflow(self, sobject: str) -> str:
+        """Put a GAP_OVERFLOW change event on the bus; returns its replay id (hex)."""
+        return self._call("POST", "/pubsub/overflow", json={"object": sobject})["replayId"]

@@ -1,10 +1,14 @@
 """Describe payloads (global, per-object, per-field) in Salesforce's JSON shape."""
 from __future__ import annotations
 
-from .schema import NUMBER_TYPES, OBJECTS, SOAP_TYPES, Field, SObject, child_relationships
+from .schema import NUMBER_TYPES, OBJECTS, PLATFORM_EVENTS, SOAP_TYPES, Field, SObject, child_relationships
 
 MASTER_RECORD_TYPE_ID = "012000000000000AAA"
 _COMPOUND = {"Billing": "BillingAddress"}
+#: A platform event can only be published (created): not queried, updated or deleted.
+_EVENT_FLAGS = {"deletable": False, "feedEnabled": False, "layoutable": False, "mergeable": False,
+                "mruEnabled": False, "queryable": False, "replicateable": False, "retrieveable": False,
+                "searchable": False, "undeletable": False, "updateable": False}
 
 
 def _long_text(f: Field) -> bool:
@@ -103,6 +107,11 @@ def _object_urls(obj: SObject, version: str) -> dict:
 
 def global_entry(obj: SObject, version: str) -> dict:
     """One entry of the global describe ``sobjects`` list (also ``objectDescribe``)."""
+    entry = _entry(obj, version)
+    return entry | _EVENT_FLAGS if obj.name in PLATFORM_EVENTS else entry
+
+
+def _entry(obj: SObject, version: str) -> dict:
     return {
         "activateable": False,
         "associateEntityType": None,
@@ -139,7 +148,8 @@ def global_describe(version: str) -> dict:
     return {
         "encoding": "UTF-8",
         "maxBatchSize": 200,
-        "sobjects": [global_entry(o, version) for o in sorted(OBJECTS.values(), key=lambda o: o.name)],
+        "sobjects": [global_entry(o, version)
+                     for o in sorted([*OBJECTS.values(), *PLATFORM_EVENTS.values()], key=lambda o: o.name)],
     }
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from .auth import Auth
 from .config import DEFAULT_SESSION_TTL_S, Credentials
 from .faults import Faults
+from .pubsub.bus import EventBus
 from .query import QueryEngine
 from .records import Records
 from .rules import RuleBook
@@ -35,6 +36,8 @@ class Org:
         self.records = Records(self.store, self.rules, self.faults)
         self.queries = QueryEngine(self.store)
         self.auth = Auth(self.store, creds or Credentials.from_env(), session_ttl_s)
+        #: Change events and platform events served by the Pub/Sub API (sfemulator.pubsub).
+        self.events = EventBus(self.store)
 
     def close(self) -> None:
         self.auth.flush()

@@ -197,7 +197,7 @@ class Records:
             row["OrderNumber"] = self.store.next_order_numbers()[0]
         self.store.insert_rows(c, obj, [row])
         logged = tuple(k for k, v in row.items() if v is not None and k not in HIDDEN_COLUMNS)
-        return record_id, Change(record_id, obj.name, CREATE, logged, caller, now)
+        return record_id, Change(record_id, obj.name, CREATE, logged, caller, now, {k: row[k] for k in logged})
 
     def update_step(self, c: sqlite3.Connection, obj: SObject, raw_id: str, payload: Any, caller: Caller,
                     extra_writable: frozenset[str] = frozenset()) -> tuple[str, Change]:
@@ -220,7 +220,7 @@ class Records:
         delta[CLIENT_COLUMN] = caller.client
         self.store.update_row(c, obj, record_id, delta)
         logged = tuple(k for k in delta if k not in HIDDEN_COLUMNS)
-        return record_id, Change(record_id, obj.name, UPDATE, logged, caller, now)
+        return record_id, Change(record_id, obj.name, UPDATE, logged, caller, now, {k: delta[k] for k in logged})
 
     def delete_step(self, c: sqlite3.Connection, obj: SObject, raw_id: str,
                     caller: Caller) -> tuple[str, Change]:
@@ -246,10 +246,12 @@ class Records:
         check_unique(obj, unique, self.store, record_id)
         self._lock_row(obj, record_id)
         now = self.store.clock.now()
-        self.store.update_row(c, obj, record_id, {"IsDeleted": 0, "LastModifiedDate": now,
-                                                  "LastModifiedById": caller.user_id, "SystemModstamp": now,
-                                                  CLIENT_COLUMN: caller.client})
-        return record_id, Change(record_id, obj.name, UNDELETE, ("IsDeleted",), caller, now)
+        restored = {"IsDeleted": 0, "LastModifiedDate": now, "LastModifiedById": caller.user_id,
+                    "SystemModstamp": now}
+        self.store.update_row(c, obj, record_id, {**restored, CLIENT_COLUMN: caller.client})
+        # An UNDELETE change event carries the whole restored record, like a CREATE.
+        snapshot = {k: v for k, v in {**row, **restored}.items() if v is not None and k not in HIDDEN_COLUMNS}
+        return record_id, Change(record_id, obj.name, UNDELETE, ("IsDeleted",), caller, now, snapshot)
 
     def upsert_step(self, c: sqlite3.Connection, obj: SObject, field_name: str, raw_value: Any,
                     payload: Any, caller: Caller) -> tuple[tuple[str, bool], Change]:

@@ -269,6 +269,23 @@ ORDER = SObject("Order", "Order", "Orders", "801", (
 ))
 
 OBJECTS: dict[str, SObject] = {o.name: o for o in (ACCOUNT, CONTACT, OPPORTUNITY, ORDER, USER)}
+
+#: Platform events: publish-only sObjects (no table, not queryable), delivered over the Pub/Sub API
+#: on ``/event/<Name>``.  ``e00`` is the key prefix of the Ids a publish returns.
+ORDER_UPDATE_EVENT = SObject("Order_Update__e", "Order Update", "Order Updates", "e00", (
+    _readonly(Field("ReplayId", "Replay ID", "string", length=255)),
+    _readonly(Field("CreatedDate", "Created Date", "datetime")),
+    _readonly(reference("CreatedById", "Created By ID", "User", "CreatedBy")),
+    _readonly(Field("EventUuid", "Event UUID", "string", length=36)),
+    text("Order_Id__c", "Order Id", 18),
+    text("Status__c", "Status", 40),
+), updateable=False, deletable=False)
+PLATFORM_EVENTS: dict[str, SObject] = {e.name: e for e in (ORDER_UPDATE_EVENT,)}
+
+
+def get_platform_event(name: str) -> SObject | None:
+    """Case-insensitive platform event lookup (``Order_Update__e``)."""
+    return next((e for e in PLATFORM_EVENTS.values() if e.name.lower() == name.lower()), None)
 _BY_LOWER = {k.lower(): v for k, v in OBJECTS.items()}
 _BY_PREFIX = {o.key_prefix: o for o in OBJECTS.values()}
 

@@ -2,7 +2,9 @@
 
 ``EmulatorServer(data_dir, host, port, seed=None).start()`` blocks until the
 socket is listening; ``.url`` and ``.ca_path`` tell clients where and what
-to trust; ``.stop()`` shuts down cleanly and closes the database.
+to trust; ``.pubsub_address`` ("host:port") is the Pub/Sub API (gRPC over TLS,
+same CA), served alongside on ``pubsub_port`` (0 = a free port);
+``.stop()`` shuts down cleanly and closes the database.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from .api.app import build_app
 from .config import DEFAULT_SESSION_TTL_S, Credentials
 from .faults import Faults
 from .org import Org
+from .pubsub.server import PubSubServer
 from .tls import ensure_tls
 
 
@@ -70,10 +73,12 @@ class EmulatorServer:
     def __init__(self, data_dir: Path | str, host: str = "127.0.0.1", port: int = 0,
                  seed: int | None = None, creds: Credentials | None = None,
                  session_ttl_s: int = DEFAULT_SESSION_TTL_S, access_log: bool = False,
-                 faults: Faults | None = None) -> None:
+                 faults: Faults | None = None, pubsub_port: int = 0) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
         self.port = port
+        self.pubsub_port = pubsub_port
+        self._pubsub: PubSubServer | None = None
         self.seed = seed
         self.creds = creds or Credentials.from_env()
         self.session_ttl_s = session_ttl_s
@@ -90,6 +95,11 @@ class EmulatorServer:
     def url(self) -> str:
         return f"https://{url_host(self.host)}:{self.port}"
 
+    @property
+    def pubsub_address(self) -> str:
+        """``host:port`` of the Pub/Sub API (gRPC over TLS; trust ``ca_path``)."""
+        return f"{url_host(self.host)}:{self.pubsub_port}"
+
     def prepare(self, on_ready: Callable[[], None] | None = None) -> None:
         """Create dirs/certs/DB, seed if asked and empty, bind the socket (may raise PortInUse)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -102,8 +112,18 @@ class EmulatorServer:
             if self.seed is not None and self.org.store.is_empty():
                 from .seed import seed_org
                 seed_org(self.org.store, self.seed)
+            self._pubsub = PubSubServer(self.org, tls, self.host, self.pubsub_port)
+            try:
+                self._pubsub.start()
+            except OSError:
+                self._pubsub = None
+                raise PortInUse(self.host, self.pubsub_port) from None
+            self.pubsub_port = self._pubsub.port
         except BaseException:
             self._sock.close()
+            if self.org is not None:
+                self.org.close()
+                self.org = None
             raise
         config = uvicorn.Config(build_app(self.org), ssl_keyfile=str(tls.key), ssl_certfile=str(tls.cert),
                                 log_level="warning", access_log=self.access_log, lifespan="off",
@@ -150,6 +170,9 @@ class EmulatorServer:
         self._close()
 
     def _close(self) -> None:
+        if self._pubsub is not None:
+            self._pubsub.stop()
+            self._pubsub = None
         if self._sock is not None:
             self._sock.close()
             self._sock = None

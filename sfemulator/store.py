@@ -140,7 +140,12 @@ class Store:
             c.execute("CREATE TABLE IF NOT EXISTS change_log (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
                       " record_id TEXT NOT NULL, object TEXT NOT NULL, change_type TEXT NOT NULL,"
                       " fields TEXT NOT NULL, client TEXT, origin TEXT, user_id TEXT NOT NULL,"
-                      " commit_ts TEXT NOT NULL)")
+                      " commit_ts TEXT NOT NULL, txn TEXT, data TEXT)")
+            # txn groups one transaction's rows; data holds the written values (CDC event bodies).
+            have = {r[1] for r in c.execute("PRAGMA table_info(change_log)")}
+            for col in ("txn", "data"):
+                if col not in have:
+                    c.execute(f"ALTER TABLE change_log ADD COLUMN {col} TEXT")
             c.execute("CREATE INDEX IF NOT EXISTS change_log_record ON change_log (record_id)")
             # Records purged from the recycle bin: getDeleted keeps reporting them.
             c.execute("CREATE TABLE IF NOT EXISTS purged (record_id TEXT PRIMARY KEY, object TEXT NOT NULL,"

@@ -10,6 +10,8 @@ from ninja.security import HttpBearer, SessionAuth
 
 from connectors.conflict_queue import ResolutionError
 from connectors.error_queue import NotRetryable
+from connectors.records import ReadOnlyMapping
+from dashboard import events_api, records_api
 from dashboard.api import router
 from dashboard.models import ApiToken
 
@@ -36,6 +38,8 @@ api = NinjaAPI(
     docs_decorator=staff_member_required,
 )
 api.add_router("/", router)
+api.add_router("/", records_api.router)
+api.add_router("/", events_api.router)
 
 
 @api.exception_handler(ResolutionError)
@@ -47,3 +51,8 @@ def unresolvable(request: HttpRequest, exc: ResolutionError) -> HttpResponse:
 def not_retryable(request: HttpRequest, exc: NotRetryable) -> HttpResponse:
     return api.create_response(request, {"detail": str(exc)}, status=409)
 
+
+
+@api.exception_handler(ReadOnlyMapping)
+def read_only_mapping(request: HttpRequest, exc: ReadOnlyMapping) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc)}, status=409)

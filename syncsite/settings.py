@@ -170,4 +170,8 @@ SYNC = {
     "API_PAUSE_AT_SHARE": _positive_float("SYNC_API_PAUSE_AT_SHARE", 0.9),
     # Composite calls of one batch sent at once (Salesforce allows 25 concurrent long requests).
     "SALESFORCE_PARALLEL_CALLS": _positive_int("SYNC_SALESFORCE_PARALLEL_CALLS", 4),
+    # The schema-watch worker compares each mapping with Salesforce's describe this often.
+    "SCHEMA_CHECK_SECONDS": _positive_float("SYNC_SCHEMA_CHECK_SECONDS", 300.0),
+    # Record timelines keep this many days of lines.
+    "TIMELINE_RETENTION_DAYS": _positive_int("SYNC_TIMELINE_RETENTION_DAYS", 7),
 }

@@ -24,6 +24,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         kafka_port=port(),
         mongo_port=port(),
         salesforce_port=port(),
+        salesforce_pubsub_port=port(),
         seed_accounts=TEST_SEED_ACCOUNTS,
         # Narrowing the services speeds up a focused local run; CI starts all three.
         services=tuple(os.environ.get("TEST_STACK_SERVICES", "kafka,mongo,salesforce").split(",")),

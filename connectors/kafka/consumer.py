@@ -15,12 +15,26 @@ class BatchConsumer:
     def __init__(self, settings: KafkaSettings, group_id: str, topics: list[str]) -> None:
         self._consumer = Consumer(settings.consumer_config(group_id))
         self.topics = list(topics)
+        self._held: set[tuple[str, int]] = set()
         self._consumer.subscribe(self.topics)
 
     def resubscribe(self, topics: list[str]) -> None:
         if sorted(topics) != sorted(self.topics):
             self.topics = list(topics)
             self._consumer.subscribe(self.topics)
+
+    def hold(self, topics: set[str]) -> None:
+        """Fetch nothing from these topics' assigned partitions and resume those held before
+        that are no longer listed. Idempotent: call it again after a rebalance, which hands
+        out partitions unpaused. Nothing is skipped: fetching resumes at the next offset."""
+        assignment = self._consumer.assignment()
+        hold = [tp for tp in assignment if tp.topic in topics]
+        release = [tp for tp in assignment if tp.topic not in topics and (tp.topic, tp.partition) in self._held]
+        if hold:
+            self._consumer.pause(hold)
+        if release:
+            self._consumer.resume(release)
+        self._held = {(tp.topic, tp.partition) for tp in hold}
 
     def poll_batch(self, max_messages: int, timeout: float) -> list[Message]:
         """Up to `max_messages` data messages; an empty list when idle. Transport errors are logged."""

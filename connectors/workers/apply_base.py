@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import Any, Callable, Generic, TypeVar
+from typing import Any, Callable, Generic, Protocol, TypeVar
 
 from confluent_kafka import Message
 
@@ -15,12 +15,20 @@ from connectors.kafka.producer import EventProducer
 from connectors.kafka.topics import ensure_topics
 from connectors.models import KafkaCluster, ObjectMapping, SyncError
 from connectors.mongo.client import connect
+from connectors.timeline import Outcome, TimelineBatch
 from connectors.wiring import kafka_settings
 from connectors.workers.errors import park_message
+from connectors.workers.pause import PausedMappings
 from connectors.workers.retry import retry_mongo
 
+
+
+class MappingTarget(Protocol):
+    row: ObjectMapping
+
+
 T = TypeVar("T")
-TargetT = TypeVar("TargetT")
+TargetT = TypeVar("TargetT", bound=MappingTarget)
 Batch = dict[str, tuple[events.ChangeEnvelope, Message]]
 
 MAPPING_REFRESH_SECONDS = 10.0
@@ -43,11 +51,13 @@ class ApplyWorker(Generic[TargetT]):
         self._should_stop = should_stop
         self._mongo_clients: dict[int, Any] = {}
         self._targets: dict[str, TargetT] = {}
+        self.timeline = TimelineBatch()
         self._dlq_topic = dead_letter_topic(self.kafka.topic_prefix)
         self._dlq = EventProducer(self.kafka)
         self._load_targets()
         ensure_topics(self.kafka, [*self._topics(), self._dlq_topic])
         self._consumer = BatchConsumer(self.kafka, f"{self.kafka.topic_prefix}.{self.kind}", self._topics())
+        self._paused = PausedMappings(kafka=cluster)
 
     # -- for subclasses --------------------------------------------------------------
     def _build_target(self, mapping: ObjectMapping) -> TargetT | None:
@@ -81,8 +91,10 @@ class ApplyWorker(Generic[TargetT]):
             for target_name, items in self._decode(messages).items():
                 self._apply_target(self._targets[target_name], items)
             self._dlq.confirm()
+            self.timeline.flush()
             self._consumer.commit(messages)
         except BaseException:
+            self.timeline.discard()
             self._consumer.rewind(messages)
             raise
         self.counters["messages"] += len(messages)
@@ -103,7 +115,15 @@ class ApplyWorker(Generic[TargetT]):
                                   f"no enabled mapping named {envelope.mapping!r} on this Kafka cluster takes "
                                   f"{self.source_label} changes", record_key=envelope.key)
                 continue
-            batches.setdefault(envelope.mapping, {})[key] = (envelope, message)
+            batch = batches.setdefault(envelope.mapping, {})
+            if key in batch:
+                older, older_message = batch[key]
+                self.timeline.add(self._targets[envelope.mapping].row, older, older_message, Outcome.SUPERSEDED)
+                if envelope.op != "delete" and older.op != "delete":
+                    # A partial change (a CDC update) carries only what it changed: keep what the older one set.
+                    envelope.fields = {**older.fields, **envelope.fields}
+                    envelope.changed_fields = list(dict.fromkeys([*older.changed_fields, *envelope.changed_fields]))
+            batch[key] = (envelope, message)
         return batches
 
     def _dead_letter(self, message: Message, code: str, error: str, record_key: str = "") -> None:
@@ -125,12 +145,19 @@ class ApplyWorker(Generic[TargetT]):
         self._refreshed_at = time.monotonic()
 
     def _refresh_if_due(self) -> None:
+        self._hold_paused()
         if time.monotonic() - self._refreshed_at < MAPPING_REFRESH_SECONDS:
             return
         self._load_targets()
         topics = self._topics()
         ensure_topics(self.kafka, topics)
         self._consumer.resubscribe(topics)
+
+    def _hold_paused(self) -> None:
+        """Leave the topics of paused mappings unread (their offsets stay where they are, so
+        resuming applies everything); re-applied each time since a rebalance unpauses."""
+        paused = self._paused.names()
+        self._consumer.hold({self._topic(t) for name, t in self._targets.items() if name in paused})
 
     def _mongo_client(self, mapping: ObjectMapping) -> Any:
         if mapping.mongo_id not in self._mongo_clients:

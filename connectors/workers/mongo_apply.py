@@ -18,6 +18,7 @@ from connectors.models import Conflict, ObjectMapping, SyncError
 from connectors.mongo.changes import id_value
 from connectors.mongo.setup import ensure_collection
 from connectors.mongo.writer import DocumentChange, WriteOutcome, insert_new, write_changes
+from connectors.timeline import Outcome
 from connectors.wiring import mapping_spec
 from connectors.workers.apply_base import ApplyWorker, Batch
 from connectors.workers.conflict_gate import hold, open_conflicts
@@ -26,6 +27,7 @@ from connectors.workers.errors import park_message
 log = logging.getLogger(__name__)
 
 _DELETE_OPS = {"remove": "delete", "mark": "mark_deleted"}
+_SKIPPED = {"echo": Outcome.ECHO, "stale": Outcome.STALE}
 
 
 def document_id(spec: MappingSpec, envelope: events.ChangeEnvelope) -> Any:
@@ -84,35 +86,56 @@ class MongoApply(ApplyWorker[_Target]):
 
     def _apply_target(self, target: _Target, items: Batch) -> None:
         waiting = open_conflicts(target.row, set(items), set())
-        current: dict[str, dict] = {}
-        if target.spec.two_way:
-            # Only a two-way mapping merges against the document; one way, the version guard is enough.
-            ids = [document_id(target.spec, envelope) for envelope, _ in items.values()]
-            current = self._retrying(lambda: {str(d["_id"]): d for d in target.collection.find({"_id": {"$in": ids}})})
+        # Only a two-way mapping merges against the document; one way, the version guard is enough.
+        current = self._retrying(lambda: self._current_documents(target, items)) if target.spec.two_way else {}
         changes: dict[str, tuple[DocumentChange, Message]] = {}
         for key, (envelope, message) in items.items():
             if key in waiting:
                 hold(waiting[key], message)
+                self.timeline.add(target.row, envelope, message, Outcome.HELD,
+                                  detail=f"behind conflict #{waiting[key].pk}")
                 self.counters["held_behind_conflict"] += 1
                 continue
+            document = current.get(key)
             try:
-                change = self._plan(target, envelope, current.get(str(document_id(target.spec, envelope))))
+                change = self._plan(target, envelope, message, document)
             except (ConversionError, KeyError, ValueError) as exc:
                 park_message(message, SyncError.Stage.CONVERT, type(exc).__name__.upper(), str(exc),
                              mapping=target.row, record_key=key)
+                self.timeline.add(target.row, envelope, message, Outcome.ERROR, detail=str(exc))
                 self.counters["errors"] += 1
                 continue
             if change is not None:
                 changes[key] = (change, message)
+                self.timeline.add(target.row, envelope, message,
+                                  Outcome.DELETED if change.op != "upsert" else Outcome.APPLIED,
+                                  mongo_id=change.document_id or key)
         if not changes:
             return
         outcome = self._retrying(lambda: self._write(target, [c for c, _ in changes.values()]))
         for change, code, error in outcome.failures:
-            park_message(changes[change.key][1], SyncError.Stage.MONGO_WRITE, code, error,
+            failed_message = changes[change.key][1]
+            park_message(failed_message, SyncError.Stage.MONGO_WRITE, code, error,
                          mapping=target.row, record_key=change.key)
+            self.timeline.add(target.row, items[change.key][0], failed_message, Outcome.ERROR,
+                              detail=f"{code}: {error}")
         self.counters["applied"] += outcome.applied
         self.counters["stale_skipped"] += outcome.stale
         self.counters["errors"] += len(outcome.failures)
+
+    def _current_documents(self, target: _Target, items: Batch) -> dict[str, dict]:
+        """The documents the changes are about, by Salesforce Id. A document born in MongoDB is
+        found by its `_id` when the change names it, else (a partial CDC update does not carry
+        the external-id field) by the Salesforce Id it holds."""
+        by_document_id = {document_id(target.spec, envelope): key for key, (envelope, _) in items.items()}
+        found = {by_document_id[d["_id"]]: d
+                 for d in target.collection.find({"_id": {"$in": list(by_document_id)}})}
+        external_id = target.spec.sf_external_id_field
+        missing = [key for key, (envelope, _) in items.items() if key not in found and external_id not in envelope.fields]
+        if missing:
+            key_field = target.spec.key_field
+            found.update({d[key_field]: d for d in target.collection.find({key_field: {"$in": missing}})})
+        return found
 
     def _write(self, target: _Target, changes: list[DocumentChange]) -> WriteOutcome:
         now = datetime.now(timezone.utc)
@@ -128,7 +151,8 @@ class MongoApply(ApplyWorker[_Target]):
             rest = rest + existing
         return outcome.add(write_changes(target.collection, key_field, rest, now)) if rest else outcome
 
-    def _plan(self, target: _Target, envelope: events.ChangeEnvelope, document: dict | None) -> DocumentChange | None:
+    def _plan(self, target: _Target, envelope: events.ChangeEnvelope, message: Message,
+              document: dict | None) -> DocumentChange | None:
         """The write one envelope calls for, or None (echo, stale, ignored delete, conflict only)."""
         spec = target.spec
         key = envelope.salesforce_id
@@ -137,6 +161,7 @@ class MongoApply(ApplyWorker[_Target]):
         if envelope.op == "delete":
             op = _DELETE_OPS.get(spec.delete_mode)
             if op is None:
+                self.timeline.add(target.row, envelope, message, Outcome.IGNORED, detail="the mapping ignores deletes")
                 return None
             target_id = document["_id"] if document is not None else key
             return DocumentChange(key, op, modstamp, {}, envelope.event_id,
@@ -147,15 +172,19 @@ class MongoApply(ApplyWorker[_Target]):
         target_id = document["_id"] if document is not None else document_id(spec, envelope)
         self.counters[f"plan_{plan.outcome}"] += 1
         if plan.conflict is not None:
-            self._record_conflict(target, key, document, plan.conflict)
+            conflict = self._record_conflict(target, key, document, plan.conflict)
+            self.timeline.add(target.row, envelope, message, Outcome.CONFLICT, fields=plan.conflict.fields,
+                              detail=f"conflict #{conflict.pk}", mongo_id=target_id)
         if plan.outcome != "write":
+            if plan.outcome in _SKIPPED:
+                self.timeline.add(target.row, envelope, message, _SKIPPED[plan.outcome], mongo_id=target_id)
             return None
         return DocumentChange(key, "upsert", modstamp, plan.set_fields, envelope.event_id,
                               base=plan.base, base_hash=plan.base_hash,
                               document_id=None if target_id == key else target_id, republish=plan.republish)
 
-    def _record_conflict(self, target: _Target, key: str, document: dict | None, draft: ConflictDraft) -> None:
-        Conflict.objects.create(
+    def _record_conflict(self, target: _Target, key: str, document: dict | None, draft: ConflictDraft) -> Conflict:
+        conflict = Conflict.objects.create(
             mapping=target.row,
             salesforce_id=key,
             mongo_id=str(document["_id"]) if document else "",
@@ -168,3 +197,4 @@ class MongoApply(ApplyWorker[_Target]):
         )
         self.counters["conflicts"] += 1
         log.info("%s: conflict on %s %s in %s", self.name, target.spec.sf_object, key, ", ".join(draft.fields))
+        return conflict

@@ -25,6 +25,7 @@ from connectors.mongo.setup import enable_pre_images, ensure_collection
 from connectors.wiring import mapping_spec
 from connectors.workers.lease import CaptureLease
 from connectors.workers.mongo_apply import business_references
+from connectors.workers.pause import RECHECK_SECONDS, PausedMappings
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +72,19 @@ class MongoCapture:
         self._mapped = {f.mongo_field for f in self.spec.fields} | {RESOLUTION}
         self._producer = EventProducer(kafka)
         self._stream: CollectionChangeStream | None = None
+        self._paused = PausedMappings(pk=mapping.pk)
         ensure_topics(kafka, [self.topic])
 
     def idle_seconds(self) -> float:
+        if self._paused.any():
+            return RECHECK_SECONDS
         return 0.0  # the change stream's own await time paces the loop
 
     def step(self) -> bool:
         if not self._lease.hold():
+            return False
+        if self._paused.any():
+            self._close_stream()  # reopened from the last published resume token on resume
             return False
         try:
             changes = self._read_batch()

@@ -9,14 +9,19 @@ from datetime import timedelta
 from django.conf import settings
 
 from connectors.models import KafkaCluster, ObjectMapping
-from connectors.wiring import kafka_settings, salesforce_client
+from connectors.wiring import kafka_settings, pubsub_client, salesforce_client
+from connectors.jobs import BackfillProgress
 from connectors.workers.base import Worker
+from connectors.workers.job_runner import JobRunner
+from connectors.workers.metrics_sampler import MetricsSampler
 from connectors.workers.mongo_apply import MongoApply
 from connectors.workers.mongo_capture import MongoCapture
 from connectors.workers.sf_apply import SalesforceApply
 from connectors.workers.sf_capture import ProgressCallback, SalesforceCapture
+from connectors.workers.sf_cdc_capture import SalesforceCdcCapture
+from connectors.workers.schema_watch import SchemaWatch
 
-WORKER_KINDS = ("sf-capture", "mongo-apply", "mongo-capture", "sf-apply")
+WORKER_KINDS = ("sf-capture", "mongo-apply", "mongo-capture", "sf-apply", "schema-watch", "jobs", "metrics")
 
 
 def build_workers(
@@ -33,9 +38,15 @@ def build_workers(
     from_salesforce = [m for m in mappings if m.captures_salesforce]
     from_mongodb = [m for m in mappings if m.captures_mongodb]
     workers: list[Worker] = []
+    backfill_progress = BackfillProgress(then=progress)  # console jobs first, then the caller's bars
     if "sf-capture" in kinds:
         for mapping in from_salesforce:
             client = salesforce_client(mapping.org, should_stop=stop.is_set)
+            if mapping.capture_mode == ObjectMapping.CaptureMode.CDC:
+                workers.append(SalesforceCdcCapture(mapping, client, pubsub_client(mapping.org, client),
+                                                    kafka_settings(mapping.kafka), owner=owner,
+                                                    client_name=sync["CLIENT_NAME"]))
+                continue
             workers.append(
                 SalesforceCapture(
                     mapping,
@@ -43,7 +54,7 @@ def build_workers(
                     kafka_settings(mapping.kafka),
                     owner=owner,
                     lookback=timedelta(seconds=sync["CAPTURE_LOOKBACK_SECONDS"]),
-                    progress=progress,
+                    progress=backfill_progress,
                 )
             )
     if "mongo-apply" in kinds:
@@ -57,4 +68,10 @@ def build_workers(
             workers.append(SalesforceApply(cluster, batch_size=sync["APPLY_BATCH_SIZE"], should_stop=stop.is_set,
                                            pause_at_share=sync["API_PAUSE_AT_SHARE"],
                                            parallel_calls=sync["SALESFORCE_PARALLEL_CALLS"]))
+    if "schema-watch" in kinds and mappings:
+        workers.append(SchemaWatch(sync["SCHEMA_CHECK_SECONDS"], mapping_names))
+    if "jobs" in kinds and mappings:
+        workers.append(JobRunner(owner, mapping_names))
+    if "metrics" in kinds and mappings:
+        workers.append(MetricsSampler(mapping_names))
     return workers

@@ -95,7 +95,7 @@ class WorkerRunner:
                     defaults={
                         "last_beat": now,
                         "state": "stopped" if final else self._state.get(worker.name, "running"),
-                        "counters": dict(Counter(worker.counters)),
+                        "counters": {**Counter(worker.counters), **_gauges(worker)},
                         "last_error": self._last_error.get(worker.name, ""),
                     },
                 )
@@ -103,3 +103,9 @@ class WorkerRunner:
             log.exception("could not record worker heartbeats")
         finally:
             close_old_connections()
+
+
+def _gauges(worker: Worker) -> dict[str, int]:
+    """Current values (not counts) a worker may publish with its heartbeat, e.g. API usage."""
+    gauges = getattr(worker, "gauges", None)
+    return gauges() if callable(gauges) else {}

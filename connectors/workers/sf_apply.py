@@ -26,11 +26,14 @@ from connectors.engine.conversion import ConversionError
 from connectors.engine.mapping import MappingSpec
 from connectors.engine.merge import NEWEST_WINS, changed_fields
 from connectors.kafka.config import mongo_topic
+from connectors.metrics import api_usage_gauges
 from connectors.models import KafkaCluster, ObjectMapping, SyncError
 from connectors.mongo import meta
 from connectors.mongo.changes import id_value
 from connectors.salesforce.client import ApiLimitReached
 from connectors.salesforce.writer import RecordResult, SalesforceWriter
+from connectors.schema_drift import without_removed_fields
+from connectors.timeline import Outcome
 from connectors.wiring import mapping_spec, salesforce_client
 from connectors.workers.apply_base import ApplyWorker, Batch
 from connectors.workers.conflict_gate import hold, open_conflicts
@@ -47,6 +50,7 @@ class _Pending:
     """One document's write, waiting for Salesforce's answer."""
 
     message: Message
+    envelope: events.ChangeEnvelope
     document: dict[str, Any]
     sent: dict[str, Any]  # canonical values of the fields sent
     record: dict[str, Any]  # the Salesforce payload
@@ -56,7 +60,8 @@ class _Pending:
 class _Target:
     def __init__(self, mapping: ObjectMapping, writer: SalesforceWriter, collection: Any) -> None:
         self.row = mapping
-        self.spec: MappingSpec = mapping_spec(mapping)
+        # Fields removed in Salesforce (open schema drift) are not written until the drift is accepted.
+        self.spec: MappingSpec = without_removed_fields(mapping_spec(mapping), mapping)
         self.writer = writer
         self.collection = collection
 
@@ -130,6 +135,10 @@ class SalesforceApply(ApplyWorker[_Target]):
         self._paused_writer = None
         return True
 
+    def gauges(self) -> dict[str, int]:
+        """API usage per org from the last Sforce-Limit-Info seen, for the heartbeat."""
+        return {k: v for org_id, writer in self._writers.items() for k, v in api_usage_gauges(org_id, writer.client).items()}
+
     def resume_check_now(self) -> None:
         """Let the next step re-read API usage at once (tests, the console's resume button)."""
         self._paused_until = 0.0
@@ -154,15 +163,22 @@ class SalesforceApply(ApplyWorker[_Target]):
                 continue  # the resolution itself is published as a change of the document
             if blocker is not None:
                 hold(blocker, message)
+                self.timeline.add(target.row, envelope, message, Outcome.HELD, detail=f"behind conflict #{blocker.pk}")
                 self.counters["held_behind_conflict"] += 1
                 continue
             if envelope.op == "delete":
                 if spec.propagate_mongo_deletes and envelope.salesforce_id:
-                    deletes.append((envelope.salesforce_id, message))
+                    deletes.append((envelope, message))
+                else:
+                    self.timeline.add(target.row, envelope, message, Outcome.IGNORED,
+                                      detail="MongoDB deletes are not sent to Salesforce for this mapping"
+                                      if envelope.salesforce_id else "never reached Salesforce")
                 continue
             document = documents.get(mongo_id)
             if document is None:
-                continue  # deleted since: its delete event follows
+                self.timeline.add(target.row, envelope, message, Outcome.SUPERSEDED,
+                                  detail="the document was deleted since; its delete follows")
+                continue
             pending = self._pending(target, document, message, envelope)
             if pending is None:
                 continue
@@ -173,7 +189,7 @@ class SalesforceApply(ApplyWorker[_Target]):
             results = target.writer.upsert(spec.sf_object, spec.sf_external_id_field, [p.record for p in creates])
             self._record_results(target, creates, results)
         if deletes:
-            self._record_deletes(target, deletes, target.writer.delete([sf_id for sf_id, _ in deletes]))
+            self._record_deletes(target, deletes, target.writer.delete([e.salesforce_id for e, _ in deletes]))
 
     def _pending(self, target: _Target, document: dict[str, Any], message: Message,
                  envelope: events.ChangeEnvelope) -> _Pending | None:
@@ -186,11 +202,13 @@ class SalesforceApply(ApplyWorker[_Target]):
             park_message(message, SyncError.Stage.CONVERT, "INVALID_VALUE",
                          f"{exc} (document {document['_id']} in {spec.collection}.{_mongo_name(spec, exc.field)})",
                          mapping=target.row, record_key=str(document["_id"]))
+            self.timeline.add(target.row, envelope, message, Outcome.ERROR, detail=str(exc))
             self.counters["errors"] += 1
             return None
         base = meta.sync_state(document).get("base") or {}
         delta = changed_fields(current, base)
         if not delta:
+            self.timeline.add(target.row, envelope, message, Outcome.ECHO, fields=[])
             self.counters["echo_dropped"] += 1
             return None
         by_name = {f.sf_field: f for f in writable}
@@ -199,7 +217,7 @@ class SalesforceApply(ApplyWorker[_Target]):
         record[spec.sf_external_id_field] = str(document["_id"])
         if document.get(spec.key_field):
             record["id"] = document[spec.key_field]
-        return _Pending(message, document, delta, record, cluster_datetime(envelope))
+        return _Pending(message, envelope, document, delta, record, cluster_datetime(envelope))
 
     def _record_results(self, target: _Target, pendings: list[_Pending], results: list[RecordResult]) -> None:
         now = datetime.now(timezone.utc)
@@ -220,6 +238,8 @@ class SalesforceApply(ApplyWorker[_Target]):
             if result.id and not pending.document.get(target.spec.key_field):
                 fields[target.spec.key_field] = result.id
             write_back.append(UpdateOne({"_id": pending.document["_id"]}, {"$set": fields}))
+            self.timeline.add(target.row, pending.envelope, pending.message, Outcome.APPLIED, fields=sorted(pending.sent),
+                              salesforce_id=result.id, detail="created in Salesforce" if result.created else "")
             self.counters["salesforce_created" if result.created else "salesforce_updated"] += 1
         if write_back:
             self._retrying(lambda: target.collection.bulk_write(write_back, ordered=False))
@@ -229,15 +249,21 @@ class SalesforceApply(ApplyWorker[_Target]):
         park_message(pending.message, SyncError.Stage.SALESFORCE_WRITE, result.code or "UNKNOWN",
                      f"{result.message}{fields}; sent: {json.dumps(pending.record, default=str)}",
                      mapping=target.row, record_key=str(pending.document["_id"]))
+        self.timeline.add(target.row, pending.envelope, pending.message, Outcome.ERROR, fields=sorted(pending.sent),
+                          detail=f"{result.code}: {result.message}{fields}")
         self.counters["errors"] += 1
 
-    def _record_deletes(self, target: _Target, deletes: list[tuple[str, Message]], results: list[RecordResult]) -> None:
-        for (sf_id, message), result in zip(deletes, results):
+    def _record_deletes(self, target: _Target, deletes: list[tuple[events.ChangeEnvelope, Message]],
+                        results: list[RecordResult]) -> None:
+        for (envelope, message), result in zip(deletes, results):
             if result.success or result.code in ALREADY_DELETED:
+                self.timeline.add(target.row, envelope, message, Outcome.DELETED, fields=[])
                 self.counters["salesforce_deleted"] += 1
             else:
                 park_message(message, SyncError.Stage.SALESFORCE_WRITE, result.code, result.message,
-                             mapping=target.row, record_key=sf_id)
+                             mapping=target.row, record_key=envelope.salesforce_id or "")
+                self.timeline.add(target.row, envelope, message, Outcome.ERROR, fields=[],
+                                  detail=f"{result.code}: {result.message}")
                 self.counters["errors"] += 1
 
 

@@ -8,13 +8,15 @@ from datetime import timedelta
 from typing import Any, Callable, Iterator
 
 from django.db.models import F
+from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from connectors import events
+from connectors import events, schema_drift
 from connectors.engine.conversion import format_sf_datetime, parse_sf_datetime
 from connectors.engine.window import PollWindow
 from connectors.kafka.config import KafkaSettings, salesforce_topic
 from connectors.kafka.producer import EventProducer
 from connectors.kafka.topics import ensure_topics
+from connectors.metrics import api_usage_gauges
 from connectors.models import CaptureCheckpoint, ObjectMapping
 from connectors.salesforce.client import ApiLimitReached, QueryPage, SalesforceClient
 from connectors.salesforce.polling import capture_query
@@ -57,6 +59,10 @@ class SalesforceCapture:
         self._done_in_poll = 0
         ensure_topics(kafka, [self.topic])
 
+    def gauges(self) -> dict[str, int]:
+        """API usage of the org from the last Sforce-Limit-Info seen, for the heartbeat."""
+        return api_usage_gauges(self.mapping.org_id, self.client)
+
     def idle_seconds(self) -> float:
         return self.mapping.poll_interval_seconds
 
@@ -79,6 +85,15 @@ class SalesforceCapture:
             self.counters["api_limit_waits"] += 1
             log.warning("%s: %s; polling waits", self.name, exc)
             return False
+        except SalesforceMalformedRequest as exc:
+            self._pages = None
+            self._producer.abandon()
+            # A mapped field deleted in Salesforce: record the drift and poll again without it.
+            if not schema_drift.is_invalid_field(exc) or not schema_drift.recheck_after_invalid_field(self.mapping):
+                raise
+            self.counters["removed_fields_skipped"] += 1
+            log.warning("%s: %s; polling goes on without the fields Salesforce no longer has", self.name, exc)
+            return True
         except Exception:
             # Start the next poll again from the checkpoint: nothing of this page counts.
             self._pages = None
@@ -87,15 +102,29 @@ class SalesforceCapture:
         return True
 
     def _start_poll(self) -> bool:
-        self.mapping.refresh_from_db(fields=["enabled", "direction", "poll_interval_seconds"])
-        if not self.mapping.captures_salesforce:
-            return False
-        self._fields = list(self.mapping.fields.filter(enabled=True).values_list("sf_field", flat=True))
+        self.mapping.refresh_from_db(fields=["enabled", "direction", "poll_interval_seconds", "paused"])
+        if not self.mapping.captures_salesforce or self.mapping.paused:
+            return False  # paused: the checkpoint stays put, so resuming reads everything since
+        self._take_backfill_request()
+        removed = schema_drift.removed_fields(self.mapping)
+        self._fields = [name for name in self.mapping.fields.filter(enabled=True).values_list("sf_field", flat=True)
+                        if name not in removed]
         soql = capture_query(self.mapping.sf_object, self._fields, self._window.since())
         self._pages = self.client.query_pages(soql, include_deleted=True)
         self._done_in_poll = 0
         self.counters["polls"] += 1
         return True
+
+    def _take_backfill_request(self) -> None:
+        """A backfill job (connectors.jobs) asked to capture the whole object again: restart the
+        window from the beginning. The conditional update takes the request exactly once."""
+        taken = CaptureCheckpoint.objects.filter(pk=self._checkpoint_id, backfill_requested=True).update(
+            backfill_requested=False, backfill_done=False, modstamp=None, record_id=""
+        )
+        if taken:
+            self._window = PollWindow(None, "", self._window.lookback)
+            self._backfilling = True
+            log.info("%s: backfill requested; capturing %s from the beginning", self.name, self.mapping.sf_object)
 
     def _finish_poll(self) -> None:
         self._pages = None

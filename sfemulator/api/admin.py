@@ -21,6 +21,7 @@ from ..errors import ApiError, invalid_session, not_found
 from ..org import Org
 from ..rules import make_rule, rule_json
 from ..schema import get_object
+from ..schema_edit import alter_field, reset_fields
 from .http import error_response, json_response, no_content, parse_json_body
 
 
@@ -108,6 +109,73 @@ def _settings(org: Org, request: Request, body: Any, caller: Caller) -> Any:
     return {"replication_granularity_ms": org.settings.replication_granularity_ms}
 
 
+def _schema_field(org: Org, request: Request, body: Any, caller: Caller) -> Any:
+    # POST {"type": T} adds or retypes the field; DELETE removes it.
+    if request.method == "POST":
+        if not isinstance(body, dict) or not isinstance(body.get("type"), str):
+            raise ApiError(400, "INVALID_INPUT", 'body must be {"type": "<describe type>"}')
+        field_type: str | None = body["type"]
+    else:
+        field_type = None
+    return alter_field(org.store, request.path_params["sobject"], request.path_params["field"], field_type)
+
+
+def _schema_reset(org: Org, request: Request, body: Any, caller: Caller) -> Any:
+    reset_fields()
+    return no_content()
+
+
+def _number(body: Any, key: str, minimum: float) -> float | None:
+    value = body.get(key) if isinstance(body, dict) else None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+        raise ApiError(400, "INVALID_INPUT", f"{key} must be a number >= {minimum}")
+    return float(value)
+
+
+def _pubsub_settings(org: Org, request: Request, body: Any, caller: Caller) -> Any:
+    """Event retention (default 72 h) and the idle keepalive interval of Subscribe (default 270 s)."""
+    if request.method == "POST":
+        retention, keepalive = _number(body, "retention_s", 1), _number(body, "keepalive_s", 0.05)
+        if retention is not None:
+            org.events.retention_s = retention
+            org.events.catch_up()  # purges what fell out of the window
+        if keepalive is not None:
+            org.events.keepalive_s = keepalive
+    return {"retention_s": org.events.retention_s, "keepalive_s": org.events.keepalive_s}
+
+
+def _pubsub_cdc(org: Org, request: Request, body: Any, caller: Caller) -> Any:
+    """GET the CDC-enabled objects; POST {"object": "Account", "enabled": false} to change one."""
+    if request.method == "POST":
+        if not isinstance(body, dict) or not isinstance(body.get("enabled"), bool):
+            raise ApiError(400, "INVALID_INPUT", 'body must be {"object": NAME, "enabled": true|false}')
+        try:
+            org.events.set_cdc(str(body.get("object")), body["enabled"])
+        except ValueError as exc:
+            raise ApiError(400, "INVALID_INPUT", str(exc)) from None
+    return {"objects": org.events.cdc_objects()}
+
+
+def _pubsub_gap(org: Org, request: Request, body: Any, caller: Caller) -> Any:
+    """Inject GAP_* (body: object, recordIds, changeType) or, on /overflow, a GAP_OVERFLOW event."""
+    from ..pubsub.bus import replay_bytes
+    from ..pubsub.changeevents import OVERFLOW_RECORD_ID
+
+    body = body if isinstance(body, dict) else {}
+    overflow = request.url.path.endswith("/overflow")
+    record_ids = [OVERFLOW_RECORD_ID] if overflow else body.get("recordIds")
+    if not isinstance(record_ids, list) or not all(isinstance(i, str) for i in record_ids):
+        raise ApiError(400, "INVALID_INPUT", "recordIds must be a list of record Ids")
+    change_type = "GAP_OVERFLOW" if overflow else str(body.get("changeType") or "GAP_UPDATE")
+    try:
+        replay = org.events.emit_gap(str(body.get("object")), record_ids, change_type, caller.user_id)
+    except ValueError as exc:
+        raise ApiError(400, "INVALID_INPUT", str(exc)) from None
+    return json_response({"replayId": replay_bytes(replay).hex()}, 201)
+
+
 def routes() -> list[Route]:
     p = "/_emulator"
     return [
@@ -120,4 +188,10 @@ def routes() -> list[Route]:
         Route(f"{p}/usage", _guarded(_usage), methods=["GET"]),
         Route(f"{p}/changes", _guarded(_changes), methods=["GET"]),
         Route(f"{p}/settings", _guarded(_settings), methods=["GET", "POST"]),
+        Route(f"{p}/pubsub/settings", _guarded(_pubsub_settings), methods=["GET", "POST"]),
+        Route(f"{p}/pubsub/cdc", _guarded(_pubsub_cdc), methods=["GET", "POST"]),
+        Route(f"{p}/pubsub/gap", _guarded(_pubsub_gap), methods=["POST"]),
+        Route(f"{p}/pubsub/overflow", _guarded(_pubsub_gap), methods=["POST"]),
+        Route(f"{p}/schema/{{sobject}}/fields/{{field}}", _guarded(_schema_field), methods=["POST", "DELETE"]),
+        Route(f"{p}/schema", _guarded(_schema_reset), methods=["DELETE"]),
     ]

@@ -18,7 +18,8 @@ from ..auth import DAILY_API_MAX
 from ..errors import ApiError, invalid_session, not_found
 from ..org import Org
 from ..query import parse_batch_size
-from . import composite
+from ..schema import get_platform_event
+from . import composite, platform_events
 from . import sobjects as so
 from .http import Call, error_response, json_response
 
@@ -84,6 +85,9 @@ def route(org: Org, call: Call) -> Response:
     if head == "sobjects":
         if not rest:
             return so.global_describe(org, call)
+        event = get_platform_event(rest[0])
+        if event is not None:
+            return platform_events.route(org, call, event, rest[1:])
         obj = so.resolve_object(rest[0])
         tail = rest[1:]
         if not tail:

@@ -57,7 +57,7 @@ def test_the_admin_never_shows_a_secret_back_and_keeps_it_when_left_blank(client
     response = client.post(f"/admin/connectors/salesforceorg/{org.pk}/change/", {
         "name": "prod", "login_url": "https://login.salesforce.com", "auth_flow": "oauth_password",
         "username": "u@x.com", "password": "", "security_token": "", "client_id": "", "client_secret": "",
-        "api_version": "62.0", "ca_bundle": "",
+        "api_version": "62.0", "ca_bundle": "", "pubsub_endpoint": "api.pubsub.salesforce.com:7443",
     })
     assert response.status_code == 302, response.content.decode()[:500]
     assert SalesforceOrg.objects.get(pk=org.pk).password == SECRET

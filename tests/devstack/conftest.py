@@ -17,6 +17,7 @@ def make_config(root: Path, **overrides: object) -> StackConfig:
         kafka_port=free_port(),
         mongo_port=free_port(),
         salesforce_port=free_port(),
+        salesforce_pubsub_port=free_port(),
         seed_accounts=20,
         services=("kafka", "mongo"),
         start_timeout=30.0,

@@ -69,3 +69,22 @@ def faults(ctl: EmulatorControl) -> Iterator[EmulatorControl]:
     ctl.clear_faults()
     yield ctl
     ctl.clear_faults()
+
+
+@pytest.fixture(scope="session")
+def pubsub_stub(emulator: EmulatorServer):
+    """A ``PubSubStub`` on the emulator's Pub/Sub API (pass ``metadata=pubsub_auth``)."""
+    from sfemu_support import pubsub_channel
+
+    from pubsub_api import pubsub_api_pb2_grpc
+
+    channel = pubsub_channel(emulator)
+    yield pubsub_api_pb2_grpc.PubSubStub(channel)
+    channel.close()
+
+
+@pytest.fixture(scope="session")
+def pubsub_auth(emulator: EmulatorServer, token: str) -> tuple[tuple[str, str], ...]:
+    from sfemu_support import pubsub_metadata
+
+    return pubsub_metadata(emulator, token)

@@ -54,3 +54,18 @@ def wait_until(condition: Callable[[], object], timeout: float = 10.0, interval:
         time.sleep(interval)
 
 
+
+
+def pubsub_channel(server: EmulatorServer):
+    """A gRPC channel to the emulator's Pub/Sub API, trusting only its CA."""
+    import grpc
+
+    return grpc.secure_channel(server.pubsub_address,
+                               grpc.ssl_channel_credentials(Path(server.ca_path).read_bytes()))
+
+
+def pubsub_metadata(server: EmulatorServer, token: str) -> tuple[tuple[str, str], ...]:
+    """The real service's auth metadata; the tenant id is the org Id (from the identity URL)."""
+    from sfemulator import ids
+
+    return (("accesstoken", token), ("instanceurl", server.url), ("tenantid", ids.ORG_ID))

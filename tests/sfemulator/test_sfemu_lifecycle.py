@@ -77,7 +77,8 @@ def test_cli_serve_prints_ready_line_and_stops_cleanly_on_sigterm(tmp_path):
     proc = _cli("serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(tmp_path), "--seed", "10")
     try:
         line = proc.stdout.readline().strip()
-        assert line == f"sfemulator ready on https://127.0.0.1:{port} (CA: {tmp_path}/tls/ca.pem)"
+        prefix = f"sfemulator ready on https://127.0.0.1:{port} (CA: {tmp_path}/tls/ca.pem; Pub/Sub API on 127.0.0.1:"
+        assert line.startswith(prefix) and line.endswith(")") and line[len(prefix):-1].isdigit(), line
         server = EmulatorServer(tmp_path, port=port)  # only for url/ca_path helpers
         body = oauth_login(server, https_session(tmp_path / "tls" / "ca.pem"))
         assert body["instance_url"] == f"https://127.0.0.1:{port}"

@@ -1,0 +1,96 @@
+"""Record timelines: every change that touched a record, in order, and what became of it.
+
+Apply workers collect one line per change while they apply a batch and write them all
+with one insert just before the batch's offsets are committed; a batch that is rewound
+drops its lines with it, so a change consumed twice is still shown once.
+"""
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+from confluent_kafka import Message
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from connectors import events
+from connectors.models import ObjectMapping, RecordEvent
+
+Outcome = RecordEvent.Outcome
+PRUNE_EVERY_SECONDS = 600.0
+
+
+def source_version_text(version: dict[str, str]) -> str:
+    """The source's own version in one string: SystemModstamp, replay id or cluster time."""
+    return ", ".join(f"{name}={value}" for name, value in sorted(version.items()))
+
+
+class TimelineBatch:
+    """A batch's timeline lines, written together by `flush` or dropped by `discard`."""
+
+    def __init__(self) -> None:
+        self._rows: list[RecordEvent] = []
+        self._pruned_at = 0.0
+
+    def add(self, mapping: ObjectMapping, envelope: events.ChangeEnvelope, message: Message | None,
+            outcome: str, *, fields: list[str] | None = None, detail: str = "",
+            salesforce_id: str | None = None, mongo_id: Any = None) -> None:
+        self._rows.append(RecordEvent(
+            mapping=mapping,
+            salesforce_id=salesforce_id or envelope.salesforce_id or "",
+            mongo_id=str(mongo_id or envelope.mongo_id or ""),
+            source=envelope.source,
+            outcome=outcome,
+            operation=envelope.op,
+            source_version=source_version_text(envelope.source_version)[:64],
+            topic=message.topic() if message is not None else "",
+            partition=message.partition() if message is not None else None,
+            offset=message.offset() if message is not None else None,
+            fields=fields if fields is not None else sorted(envelope.changed_fields or envelope.fields),
+            detail=detail,
+            event_id=envelope.event_id,
+        ))
+
+    def flush(self) -> None:
+        if self._rows:
+            RecordEvent.objects.bulk_create(self._rows, batch_size=500)
+            self._rows = []
+        if time.monotonic() - self._pruned_at > PRUNE_EVERY_SECONDS:
+            prune()
+            self._pruned_at = time.monotonic()
+
+    def discard(self) -> None:
+        self._rows = []
+
+
+def record_resolution(mapping: ObjectMapping, salesforce_id: str, mongo_id: str, values: dict[str, Any],
+                      by: str) -> None:
+    """A person (or a policy) settled a conflict: a timeline line of its own."""
+    RecordEvent.objects.create(
+        mapping=mapping, salesforce_id=salesforce_id, mongo_id=mongo_id, source=RecordEvent.Source.CONSOLE,
+        outcome=Outcome.RESOLVED, fields=sorted(values), detail=f"resolved by {by}",
+    )
+
+
+def prune() -> int:
+    """Drop lines older than the retention (SYNC['TIMELINE_RETENTION_DAYS'])."""
+    days = settings.SYNC["TIMELINE_RETENTION_DAYS"]
+    deleted, _ = RecordEvent.objects.filter(created_at__lt=timezone.now() - timedelta(days=days)).delete()
+    return deleted
+
+
+def record_key_filter(key: str) -> Q:
+    """A record is named by its Salesforce Id or its MongoDB _id; either finds its lines."""
+    return Q(salesforce_id=key) | Q(mongo_id=key)
+
+
+def timeline(mapping: ObjectMapping, key: str) -> QuerySet[RecordEvent]:
+    """Every line of one record, oldest first, including those filed under its other id."""
+    lines = RecordEvent.objects.filter(record_key_filter(key), mapping=mapping)
+    other_ids = {v for pair in lines.values_list("salesforce_id", "mongo_id") for v in pair if v and v != key}
+    wider = record_key_filter(key)
+    for other in other_ids:
+        wider |= record_key_filter(other)
+    return RecordEvent.objects.filter(wider, mapping=mapping).order_by("created_at", "id")

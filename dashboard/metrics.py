@@ -1,0 +1,90 @@
+"""GET /metrics: the console's figures in Prometheus' text format.
+
+Read from the database on each scrape (like the console), so it shows every runconsumers
+process wherever it runs. Protected like the REST API: a staff session, or
+`Authorization: Bearer <token>` with an API token of a staff user (issued in the admin).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from connectors.metrics import DIRECTIONS, checkpoints
+from connectors.models import ObjectMapping
+from dashboard.models import ApiToken
+from dashboard.status import live_workers, mapping_rows
+
+STATES = ("running", "paused", "failing", "idle")
+
+
+class StatusCollector:
+    """One scrape's metrics, built from the same status rows the console shows."""
+
+    def collect(self) -> Iterator[Metric]:
+        rows = mapping_rows()
+        totals = checkpoints(list(ObjectMapping.objects.filter(name__in=[r.name for r in rows])
+                                  .values_list("pk", flat=True)))
+        ids = dict(ObjectMapping.objects.values_list("name", "pk"))
+        events = CounterMetricFamily("sync_events", "Changes captured and published to Kafka, by direction.",
+                                     labels=["mapping", "direction"])
+        rate = _gauge("sync_events_per_second", "Changes captured per second over the last sample.", "direction")
+        lag = _gauge("sync_kafka_lag_messages", "Messages of the apply consumer group not yet applied.", "direction")
+        behind = _gauge("sync_seconds_behind_source", "Now minus the source time of the last applied change.",
+                        "direction")
+        errors = _gauge("sync_open_errors", "Changes parked as errors, not yet retried or discarded.")
+        conflicts = _gauge("sync_open_conflicts", "Conflicts waiting for a person.")
+        paused = _gauge("sync_mapping_paused", "1 when the mapping is paused from the console.")
+        state = _gauge("sync_mapping_state", "1 for the mapping's current state.", "state")
+        api_used = _gauge("sync_salesforce_api_used", "Salesforce API requests used today (Sforce-Limit-Info).")
+        api_limit = _gauge("sync_salesforce_api_limit", "Salesforce daily API request limit.")
+        for row in rows:
+            point = totals[ids[row.name]]
+            events.add_metric([row.name, "sf_to_mongo"], point.sf_published)
+            events.add_metric([row.name, "mongo_to_sf"], point.mongo_published)
+            for direction in DIRECTIONS:
+                for family, value in ((rate, getattr(row, f"{direction}_rate")),
+                                      (lag, getattr(row, f"{direction}_lag")),
+                                      (behind, getattr(row, f"{direction}_behind_seconds"))):
+                    if value is not None:
+                        family.add_metric([row.name, direction], value)
+            errors.add_metric([row.name], row.open_errors)
+            conflicts.add_metric([row.name], row.open_conflicts)
+            paused.add_metric([row.name], int(row.paused))
+            for name in STATES:
+                state.add_metric([row.name, name], int(row.state == name))
+            if row.api_used is not None and row.api_limit is not None:
+                api_used.add_metric([row.name], row.api_used)
+                api_limit.add_metric([row.name], row.api_limit)
+        alive = GaugeMetricFamily("sync_workers_alive", "Workers whose heartbeat is fresh, by kind.", labels=["kind"])
+        for kind, count in sorted(Counter(w.name.split(":")[0] for w in live_workers() if w.state != "stopped").items()):
+            alive.add_metric([kind], count)
+        yield from (events, rate, lag, behind, errors, conflicts, paused, state, api_used, api_limit, alive)
+
+
+def _gauge(name: str, documentation: str, *labels: str) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, documentation, labels=["mapping", *labels])
+
+
+def _is_staff(request: HttpRequest) -> bool:
+    if request.user.is_authenticated and request.user.is_staff:
+        return True
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    user = ApiToken.user_for(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+    return user is not None and bool(getattr(user, "is_staff", False))
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    if not _is_staff(request):
+        response = HttpResponse("staff session or `Authorization: Bearer <API token>` required\n", status=401,
+                                content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StatusCollector())  # type: ignore[arg-type]
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

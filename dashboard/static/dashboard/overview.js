@@ -1,0 +1,191 @@
+// The overview keeps itself current over the status websocket (/ws/status/): mapping figures,
+// state, controls, job progress, the activity feed, the workers and the charts. The server
+// renders the same page first, so everything is readable before (and without) this script.
+(function () {
+  "use strict";
+
+  const HOUR_MS = 60 * 60 * 1000;
+  const DIRECTIONS = { sf_to_mongo: "Salesforce → MongoDB", mongo_to_sf: "MongoDB → Salesforce" };
+  const STATE_BADGE = { failing: "badge-failing", paused: "badge-paused", running: "badge-ok", idle: "badge-warning" };
+  const live = document.getElementById("live");
+
+  const text = (value) => (value === null || value === undefined || value === "" ? "—" : String(value));
+  const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString() : "—");
+  const stamp = (iso) => (iso ? new Date(iso).toISOString().replace("T", " ").slice(0, 19) : "—");
+  function el(tag, content, attrs) {
+    const node = document.createElement(tag);
+    if (content !== undefined) node.textContent = content;
+    for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, value);
+    return node;
+  }
+
+  // -- mappings -----------------------------------------------------------------------------
+  function figure(m, name) {
+    switch (name) {
+      case "checkpoint_modstamp": return stamp(m.checkpoint_modstamp);
+      case "sf_to_mongo_behind_seconds": case "mongo_to_sf_behind_seconds":
+        return m[name] === null || m[name] === undefined ? "—" : `${m[name].toFixed(1)} s`;
+      case "api_usage": return m.api_limit ? `${m.api_used} / ${m.api_limit}` : "—";
+      case "open_drift": return String(m.open_drift || 0);
+      default: return text(m[name]);
+    }
+  }
+
+  function renderJob(job, mapping) {
+    const row = el("div", undefined, { class: "job", id: `job-${job.id}`, "data-state": job.state });
+    const title = el("span", `${job.kind[0].toUpperCase()}${job.kind.slice(1)} #${job.id}: `);
+    title.appendChild(el("strong", job.state, { "data-field": "job-state" }));
+    const percent = job.percent === null ? 0 : job.percent;
+    const bar = el("div", undefined, { class: "progress", role: "progressbar", "aria-label": `${job.kind} of ${mapping}`,
+      "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(percent) });
+    const fill = el("span");
+    fill.style.width = `${percent}%`;
+    bar.appendChild(fill);
+    const count = job.progress_total === null ? String(job.progress_done) : `${job.progress_done} / ${job.progress_total}`;
+    row.append(title, bar, el("span", count, { class: "muted", "data-field": "job-count" }),
+      el("span", job.message, { class: "muted", "data-field": "job-message" }));
+    return row;
+  }
+
+  function renderMapping(m) {
+    const card = document.getElementById(`mapping-${m.name}`);
+    if (!card) return;
+    for (const node of card.querySelectorAll("[data-field]")) {
+      if (node.closest(".jobs")) continue;
+      const name = node.dataset.field;
+      if (name === "drift") node.hidden = !m.open_drift;
+      else node.textContent = figure(m, name);
+    }
+    const badge = card.querySelector('[data-field="state"]');
+    badge.className = `badge ${STATE_BADGE[m.state] || "badge-warning"}`;
+    card.querySelector('[data-control="pause"]').hidden = m.paused;
+    card.querySelector('[data-control="resume"]').hidden = !m.paused;
+    const jobs = document.getElementById(`jobs-${m.name}`);
+    jobs.replaceChildren(...m.jobs.map((job) => renderJob(job, m.name)));
+  }
+
+  // -- activity and workers -----------------------------------------------------------------
+  function renderActivity(lines) {
+    const body = document.querySelector("#activity-feed tbody");
+    if (!lines.length) return;
+    body.replaceChildren(...lines.map((a) => {
+      const row = el("tr", undefined, { "data-id": String(a.id) });
+      const record = el("td");
+      if (a.timeline_url) record.appendChild(el("a", a.record_key, { href: a.timeline_url }));
+      else record.textContent = text(a.record_key);
+      row.append(el("td", clock(a.created_at)), el("td", a.mapping), record, el("td", a.source), el("td", a.outcome_label));
+      return row;
+    }));
+  }
+
+  function renderWorkers(workers) {
+    const body = document.getElementById("workers");
+    if (!workers.length) {
+      const row = el("tr");
+      row.appendChild(el("td", "No worker is running: start python manage.py runconsumers.", { colspan: "5" }));
+      body.replaceChildren(row);
+      return;
+    }
+    body.replaceChildren(...workers.map((w) => {
+      const row = el("tr");
+      row.append(el("td", w.name), el("td", `${w.host} / ${w.pid}`), el("td", w.state),
+        el("td", Object.entries(w.counters).map(([k, v]) => `${k}: ${v}`).join(", ")), el("td", w.last_error));
+      return row;
+    }));
+  }
+
+  // -- charts -------------------------------------------------------------------------------
+  const PALETTE = ["#0b5cad", "#c2410c", "#15803d", "#7e22ce", "#b91c1c", "#0e7490", "#a16207", "#4338ca"];
+  const charts = {};
+  const seen = {};  // mapping -> time (ms) of the newest sample drawn
+
+  function makeChart(id, unit) {
+    const canvas = document.getElementById(id);
+    if (!canvas || typeof Chart === "undefined") return null;
+    return new Chart(canvas, {
+      type: "line",
+      data: { datasets: [] },
+      options: {
+        animation: false, parsing: false, normalized: true, maintainAspectRatio: false,
+        interaction: { mode: "nearest", intersect: false },
+        elements: { point: { radius: 0 }, line: { borderWidth: 2, tension: 0.2 } },
+        scales: {
+          x: { type: "linear", ticks: { maxTicksLimit: 7, callback: (v) => new Date(v).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) } },
+          y: { beginAtZero: true, title: { display: true, text: unit } },
+        },
+        plugins: { tooltip: { callbacks: { title: (items) => items.length ? new Date(items[0].parsed.x).toLocaleTimeString() : "" } } },
+      },
+    });
+  }
+
+  function dataset(chart, label) {
+    let set = chart.data.datasets.find((d) => d.label === label);
+    if (!set) {
+      const color = PALETTE[chart.data.datasets.length % PALETTE.length];
+      set = { label, data: [], borderColor: color, backgroundColor: color, spanGaps: false };
+      chart.data.datasets.push(set);
+    }
+    return set;
+  }
+
+  function addSamples(samples) {
+    if (!charts.throughput && !charts.lag) return;
+    for (const s of samples) {
+      const t = Date.parse(s.taken_at);
+      if (seen[s.mapping] !== undefined && t <= seen[s.mapping]) continue;
+      seen[s.mapping] = t;
+      for (const [direction, label] of Object.entries(DIRECTIONS)) {
+        const rate = s[`${direction}_rate`], lag = s[`${direction}_lag`];
+        if (charts.throughput && (rate !== null || lag !== null)) {
+          dataset(charts.throughput, `${s.mapping} ${label}`).data.push({ x: t, y: rate });
+        }
+        if (charts.lag && lag !== null) dataset(charts.lag, `${s.mapping} ${label}`).data.push({ x: t, y: lag });
+      }
+    }
+    const horizon = Date.now() - HOUR_MS;
+    for (const chart of Object.values(charts)) {
+      if (!chart) continue;
+      for (const set of chart.data.datasets) set.data = set.data.filter((p) => p.x >= horizon);
+      chart.options.scales.x.min = horizon;
+      chart.options.scales.x.max = Date.now();
+      chart.update("none");
+    }
+  }
+
+  function resetCharts(samples) {
+    for (const chart of Object.values(charts)) if (chart) chart.data.datasets = [];
+    for (const key of Object.keys(seen)) delete seen[key];
+    addSamples(samples);
+  }
+
+  // -- the socket ---------------------------------------------------------------------------
+  function render(status) {
+    for (const m of status.mappings) renderMapping(m);
+    renderActivity(status.activity);
+    renderWorkers(status.workers);
+    addSamples(status.samples);
+    live.textContent = "Live · updated " + new Date().toLocaleTimeString();
+  }
+
+  function connect() {
+    const socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/status/");
+    socket.onmessage = (event) => {
+      const data = JSON.parse(event.data);
+      if (data.type === "status") render(data.status);
+      else if (data.type === "history") resetCharts(data.samples);
+    };
+    socket.onclose = () => { live.textContent = "Live updates paused; reconnecting…"; setTimeout(connect, 3000); };
+  }
+
+  function start() {
+    charts.throughput = makeChart("chart-throughput", "events/s");
+    charts.lag = makeChart("chart-lag", "messages");
+    const history = document.getElementById("metrics-history");
+    resetCharts(history ? JSON.parse(history.textContent) : []);
+    connect();
+  }
+
+  // Both scripts are deferred: Chart.js has run by the time the document is parsed.
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

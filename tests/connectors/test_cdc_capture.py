@@ -1,0 +1,202 @@
+"""Salesforce capture through Change Data Capture (Pub/Sub API), on the emulator's real gRPC server."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from connectors.models import ObjectMapping, ReplayCheckpoint, SalesforceOrg, SyncError
+from connectors.salesforce.pubsub.client import (
+    CUSTOM,
+    PubSubAuth,
+    PubSubAuthError,
+    PubSubClient,
+    ReplayIdInvalid,
+    UnknownTopic,
+    org_id_from_identity_url,
+)
+from connectors.wiring import pubsub_client, salesforce_client
+from connectors.workers.registry import build_workers
+from connectors.workers.sf_cdc_capture import SalesforceCdcCapture
+from tests.connectors.helpers import step_until, wait_for
+
+pytestmark = pytest.mark.django_db
+
+RETENTION_72H = 72 * 3600.0
+
+
+@pytest.fixture
+def cdc_on(emulator):
+    emulator.set_cdc("Account", True)
+    yield emulator
+    emulator.set_event_retention(RETENTION_72H)
+
+
+@pytest.fixture
+def cdc_workers(make_workers, stack, cdc_on):
+    """Capture (CDC) and MongoDB apply for the Account mapping, one way."""
+
+    def prepare(mapping: ObjectMapping) -> None:
+        mapping.capture_mode = ObjectMapping.CaptureMode.CDC
+        SalesforceOrg.objects.filter(pk=mapping.org_id).update(pubsub_endpoint=stack.salesforce_pubsub_address)
+
+    return lambda: make_workers(prepare=prepare, direction="sf_to_mongo")
+
+
+def capture_of(workers: list) -> SalesforceCdcCapture:
+    return next(w for w in workers if isinstance(w, SalesforceCdcCapture))
+
+
+def loaded(sf, mongo) -> bool:  # type: ignore[no-untyped-def]
+    expected = {r["Id"] for r in sf.query_all("SELECT Id FROM Account")["records"]}
+    return {d["sf_id"] for d in mongo.accounts.find({}, {"sf_id": 1})} == expected
+
+
+def document(mongo, record_id: str) -> dict:  # type: ignore[no-untyped-def]
+    return mongo.accounts.find_one({"_id": record_id}) or {}
+
+
+def started(workers, sf, mongo) -> SalesforceCdcCapture:  # type: ignore[no-untyped-def]
+    """Steps until the initial load is in MongoDB and the stream is being read."""
+    capture = capture_of(workers)
+    step_until(workers, lambda: capture._reread is None and loaded(sf, mongo), message="the initial load")
+    return capture
+
+
+def test_a_rest_edit_reaches_mongodb_as_a_partial_update(sf, mongo, cdc_workers):
+    workers = cdc_workers()
+    capture = started(workers, sf, mongo)
+    created = sf.Account.create({"Name": "CDC Partial", "Phone": "555-0100", "Website": "cdc.example"})["id"]
+    step_until(workers, lambda: document(mongo, created).get("phone") == "555-0100", message="the create")
+
+    # A value only MongoDB has: a full image would overwrite it, a partial update leaves it.
+    mongo.accounts.update_one({"_id": created}, {"$set": {"website": "kept-in-mongodb"}})
+    sf.Account.update(created, {"Name": "CDC Partial Renamed", "Phone": None})
+    step_until(workers, lambda: document(mongo, created).get("name") == "CDC Partial Renamed",
+               message="the update")
+    after = document(mongo, created)
+    assert after["phone"] is None  # nulled in Salesforce
+    assert after["website"] == "kept-in-mongodb"  # untouched by the update
+    checkpoint = ReplayCheckpoint.objects.get(mapping=capture.mapping)
+    assert checkpoint.replay_id and checkpoint.topic == "/data/AccountChangeEvent"
+
+    sf.Account.delete(created)
+    step_until(workers, lambda: not document(mongo, created), message="the delete")
+
+
+def test_the_syncs_own_write_back_is_skipped_as_an_echo(sf, mongo, stack, cdc_workers, sync_settings):
+    workers = cdc_workers()
+    capture = started(workers, sf, mongo)
+    own, marker = sf.Account.create({"Name": "Own Write"})["id"], sf.Account.create({"Name": "Marker"})["id"]
+    step_until(workers, lambda: document(mongo, marker).get("name") == "Marker", message="both creates")
+
+    echoes_before = capture.counters["echoes_skipped"]  # the initial replay may hold older echoes
+    marked = {"Sforce-Call-Options": f"client={sync_settings['CLIENT_NAME']}"}  # as the sync's writer sends it
+    sf.Account.update(own, {"Name": "Written Back By The Sync"}, headers=marked)
+    sf.Account.update(marker, {"Name": "Marker Moved"})
+    step_until(workers, lambda: document(mongo, marker).get("name") == "Marker Moved", message="the marker")
+
+    assert document(mongo, own)["name"] == "Own Write"
+    assert capture.counters["echoes_skipped"] == echoes_before + 1
+
+
+def test_a_restart_resumes_after_the_checkpoint_without_loss_or_duplicates(sf, mongo, cdc_workers):
+    workers = cdc_workers()
+    capture = started(workers, sf, mongo)
+    record = sf.Account.create({"Name": "Before Restart"})["id"]
+    step_until(workers, lambda: document(mongo, record).get("name") == "Before Restart", message="the create")
+    checkpoint = ReplayCheckpoint.objects.get(mapping=capture.mapping)
+    capture.close()
+    workers.remove(capture)
+
+    sf.Account.update(record, {"Name": "While Stopped 1"})
+    sf.Account.update(record, {"NumberOfEmployees": 7})
+    stop = threading.Event()
+    again = [w for w in build_workers({"sf-capture"}, stop) if isinstance(w, SalesforceCdcCapture)]
+    workers.extend(again)
+    step_until(workers, lambda: document(mongo, record).get("numberOfEmployees") == 7, message="both updates")
+
+    assert document(mongo, record)["name"] == "While Stopped 1"
+    assert again[0].counters["rereads"] == 0  # resumed from the replay id, no re-read
+    assert again[0].counters["events_published"] == 2  # exactly the two changes made while stopped
+    assert ReplayCheckpoint.objects.get(pk=checkpoint.pk).replay_id > checkpoint.replay_id
+
+
+def test_a_gap_event_re_reads_its_records(sf, mongo, cdc_workers, cdc_on):
+    workers = cdc_workers()
+    capture = started(workers, sf, mongo)
+    record = sf.Account.create({"Name": "Gap Record"})["id"]
+    step_until(workers, lambda: document(mongo, record).get("name") == "Gap Record", message="the create")
+
+    cdc_on.set_cdc("Account", False)  # this change makes no event: only the gap tells of it
+    sf.Account.update(record, {"Name": "Changed Without An Event"})
+    cdc_on.set_cdc("Account", True)
+    cdc_on.emit_gap("Account", [record], "GAP_UPDATE")
+    step_until(workers, lambda: document(mongo, record).get("name") == "Changed Without An Event",
+               message="the re-read record")
+    assert capture.counters["gap_rereads"] == 1
+
+
+def test_an_overflow_re_reads_the_mapping_and_records_an_error(sf, mongo, cdc_workers, cdc_on):
+    workers = cdc_workers()
+    capture = started(workers, sf, mongo)
+    cdc_on.set_cdc("Account", False)
+    record = sf.Account.create({"Name": "Overflowed"})["id"]
+    cdc_on.set_cdc("Account", True)
+    cdc_on.emit_overflow("Account")
+    step_until(workers, lambda: document(mongo, record).get("name") == "Overflowed" and capture._reread is None,
+               message="the mapping re-read")
+    error = SyncError.objects.filter(mapping=capture.mapping, stage=SyncError.Stage.CAPTURE, code="GAP_OVERFLOW").last()
+    assert error is not None and "GAP_OVERFLOW" in error.message and "re-read" in error.message
+
+
+def test_a_replay_id_past_retention_falls_back_to_a_re_read_and_says_so(sf, mongo, stack, cdc_workers, cdc_on):
+    workers = cdc_workers()
+    capture = started(workers, sf, mongo)
+    record = sf.Account.create({"Name": "Before Expiry"})["id"]
+    step_until(workers, lambda: document(mongo, record).get("name") == "Before Expiry", message="the create")
+    stored = ReplayCheckpoint.objects.get(mapping=capture.mapping).replay_id
+    capture.close()
+    workers.remove(capture)
+
+    sf.Account.update(record, {"Name": "Changed While Down"})
+    cdc_on.set_event_retention(1)
+    probe = pubsub_client(capture.mapping.org, salesforce_client(capture.mapping.org))
+
+    def expired() -> bool:
+        subscription = probe.subscribe("/data/AccountChangeEvent", CUSTOM, stored, batch_size=1)
+        try:
+            subscription.poll(0.5)
+            return False
+        except ReplayIdInvalid:
+            return True
+        finally:
+            subscription.close()
+
+    wait_for(expired, timeout=30, message="the stored replay id to pass retention")
+    probe.close()
+    again = [w for w in build_workers({"sf-capture"}, threading.Event()) if isinstance(w, SalesforceCdcCapture)]
+    workers.extend(again)
+    step_until(workers, lambda: document(mongo, record).get("name") == "Changed While Down",
+               message="the change made while down")
+    # (The initial replay may also meet an older test's overflow event: only this error is ours.)
+    error = SyncError.objects.get(mapping=capture.mapping, stage=SyncError.Stage.CAPTURE, code="REPLAY_ID_EXPIRED")
+    assert "older than the event retention window" in error.message and "re-read" in error.message
+
+
+def test_the_client_says_in_one_line_what_is_wrong(stack, sf, cdc_on):
+    org = SalesforceOrg(name="probe", login_url=stack.salesforce_url, pubsub_endpoint=stack.salesforce_pubsub_address,
+                        ca_bundle=str(stack.salesforce_ca))
+    org_id = org_id_from_identity_url(sf.restful("")["identity"])
+    good = PubSubAuth(sf.session_id, f"https://{sf.sf_instance}", org_id)
+    client = PubSubClient(org.pubsub_endpoint, lambda refresh: good, ca_bundle=org.ca_bundle)
+    topic = client.get_topic("/data/AccountChangeEvent")
+    assert client.get_schema(topic.schema_id).field_names[0] == "ChangeEventHeader"
+    with pytest.raises(UnknownTopic, match="/data/NoSuchChangeEvent"):
+        client.get_topic("/data/NoSuchChangeEvent")
+    client.close()
+
+    refused = PubSubClient(org.pubsub_endpoint, lambda refresh: PubSubAuth("bad", good.instance_url, good.tenant_id),
+                           ca_bundle=org.ca_bundle)
+    with pytest.raises(PubSubAuthError, match="refused the session"):
+        refused.get_topic("/data/AccountChangeEvent")
+    refused.close()

@@ -1,0 +1,88 @@
+"""Record timelines, written by the real pipeline: what each change was and what became of it."""
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from connectors import conflict_queue, timeline
+from connectors.models import Conflict, ObjectMapping, RecordEvent
+from tests.connectors.helpers import step_until
+from tests.connectors.test_two_way import backfilled, edit_both_sides
+
+pytestmark = pytest.mark.django_db
+
+
+def outcomes(mapping: ObjectMapping, key: str) -> list[tuple[str, str]]:
+    return [(line.source, line.outcome) for line in timeline.timeline(mapping, key)]
+
+
+def test_a_salesforce_edit_then_its_write_back_echo_are_lines_with_kafka_positions(sf, mongo, all_workers):
+    backfilled(sf, mongo, all_workers)
+    mapping = ObjectMapping.objects.get(name="accounts")
+    document = mongo.accounts.find_one({"name": {"$exists": True}})
+    sf.Account.update(document["sf_id"], {"Name": "Timeline Edit"})
+    step_until(all_workers, lambda: ("salesforce", "applied") in outcomes(mapping, document["sf_id"])[1:],
+               message="the edit's timeline line")
+
+    mongo.accounts.update_one({"_id": document["_id"]}, {"$set": {"name": "Edited Back In Mongo"}})
+    step_until(all_workers, lambda: ("mongodb", "applied") in outcomes(mapping, str(document["_id"])),
+               message="the write-back's timeline line")
+    step_until(all_workers, lambda: ("salesforce", "echo") in outcomes(mapping, document["sf_id"]),
+               message="the echo of the write-back")
+
+    lines = list(timeline.timeline(mapping, document["sf_id"]))
+    assert [(line.source, line.outcome) for line in lines][:1] == [("salesforce", "applied")]  # the backfill
+    edit = next(line for line in lines[1:] if line.outcome == "applied" and line.source == "salesforce")
+    assert edit.topic.endswith("Account") and edit.offset is not None and edit.partition is not None
+    assert "system_modstamp=" in edit.source_version and "Name" in edit.fields
+    write_back = next(line for line in lines if line.source == "mongodb")
+    assert write_back.fields == ["Name"] and write_back.salesforce_id == document["sf_id"]
+    # The same record is found by either of its ids.
+    assert [line.pk for line in timeline.timeline(mapping, str(document["_id"]))] == [line.pk for line in lines]
+
+
+def test_a_conflict_and_its_resolution_are_on_the_timeline(sf, mongo, make_workers, client):
+    workers = make_workers(kinds=("sf-capture", "mongo-apply", "mongo-capture", "sf-apply"))
+    backfilled(sf, mongo, workers)
+    mapping = ObjectMapping.objects.get(name="accounts")
+    document = mongo.accounts.find_one({"name": {"$exists": True}})
+    edit_both_sides(sf, mongo, document)
+    # The Salesforce edit must be polled before the MongoDB one is written back over it.
+    salesforce_side = [w for w in workers if w.name.startswith(("sf-capture", "mongo-apply"))]
+    step_until(salesforce_side, lambda: Conflict.objects.filter(status="open").exists(), message="the conflict")
+    conflict_queue.resolve(Conflict.objects.get(), take={"Name": "salesforce"}, by="tester")
+
+    found = outcomes(mapping, document["sf_id"])
+    assert ("salesforce", "conflict") in found or ("mongodb", "conflict") in found
+    assert found[-1] == ("console", "resolved")
+
+    staff = get_user_model().objects.create_user("op", password="pw-op-12345", is_staff=True)
+    client.force_login(staff)
+    page = client.get(f"/records/accounts/{document['sf_id']}/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Conflict resolved" in text and "resolved by tester" in text and "Conflict" in text
+    api = client.get(f"/api/v1/mappings/accounts/records/{document['sf_id']}/timeline").json()
+    assert [line["outcome"] for line in api] == [o for _, o in found]
+
+
+def test_a_rewound_batch_leaves_no_lines(sf, mongo, workers, monkeypatch):
+    """A batch that fails is consumed again; its lines must not be written twice."""
+    capture, apply = workers
+    capture.step()
+    calls = {"n": 0}
+    real = apply._write
+
+    def fail_once(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("MongoDB went away mid-batch")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(apply, "_write", fail_once)
+    with pytest.raises(RuntimeError, match="went away"):  # stepping stops at the first batch's failure
+        step_until([apply], lambda: False, message="the failing batch")
+    assert not RecordEvent.objects.exists()
+    step_until(workers, lambda: RecordEvent.objects.count() >= 1, message="the batch applied on its second try")
+    per_record = RecordEvent.objects.values_list("salesforce_id", flat=True)
+    assert len(per_record) == len(set(per_record))

@@ -1,0 +1,119 @@
+"""Shared by the console page tests: users, a mapping row, and checks on the HTML a page sends."""
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.http import HttpResponse
+from django.test import Client
+
+from connectors.models import KafkaCluster, MongoTarget, ObjectMapping, SalesforceOrg
+from devstack.health import free_port
+
+UNLABELLED_TYPES = {"hidden", "submit", "button", "reset", "image"}
+
+
+@pytest.fixture
+def staff(client: Client):  # type: ignore[no-untyped-def]
+    user = get_user_model().objects.create_user("operator", password="pw-operator-1", is_staff=True)
+    client.force_login(user)
+    return user
+
+
+@pytest.fixture
+def viewer(client: Client):  # type: ignore[no-untyped-def]
+    user = get_user_model().objects.create_user("viewer", password="pw-viewer-1")
+    client.force_login(user)
+    return user
+
+
+def make_mapping(name: str = "accounts") -> ObjectMapping:
+    """A mapping whose services are nowhere: for pages that only read the database."""
+    org = SalesforceOrg.objects.get_or_create(name="o", defaults={"login_url": "https://login.salesforce.com"})[0]
+    kafka = KafkaCluster.objects.get_or_create(name="k", defaults={"bootstrap_servers": f"127.0.0.1:{free_port()}"})[0]
+    mongo = MongoTarget.objects.get_or_create(
+        name="m", defaults={"uri": f"mongodb://127.0.0.1:{free_port()}", "database": "db"})[0]
+    return ObjectMapping.objects.create(name=name, org=org, kafka=kafka, mongo=mongo, sf_object="Account",
+                                        collection=name, direction="both")
+
+
+def refused(response: HttpResponse) -> bool:
+    """Sent to log in, as staff_member_required does for anonymous and non-staff users."""
+    return response.status_code == 302 and "/login/" in response["Location"]
+
+
+class _Messages(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+        self._inside = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "ul" and dict(attrs).get("id") == "messages":
+            self._inside = True
+        elif tag == "li" and self._inside:
+            self.texts.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "ul":
+            self._inside = False
+
+    def handle_data(self, data: str) -> None:
+        if self._inside and self.texts:
+            self.texts[-1] += data
+
+
+def shown(response: HttpResponse) -> list[str]:
+    """The messages a page shows (after an action: post with follow=True)."""
+    parser = _Messages()
+    parser.feed(response.content.decode())
+    return [text.strip() for text in parser.texts]
+
+
+class _Controls(HTMLParser):
+    """Collects form controls and the ids that a <label for> names, and whether each control
+    sits inside a <label>."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.controls: list[dict[str, str | None]] = []
+        self.label_for: set[str] = set()
+        self.forms: list[tuple[str, list[str]]] = []  # per <form>: its method and its inputs' names
+        self._label_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "label":
+            self._label_depth += 1
+            if found.get("for"):
+                self.label_for.add(found["for"] or "")
+        elif tag == "form":
+            self.forms.append(((found.get("method") or "get").lower(), []))
+        elif tag in ("input", "select", "textarea"):
+            if self.forms:
+                self.forms[-1][1].append(found.get("name") or "")
+            if tag == "input" and (found.get("type") or "text") in UNLABELLED_TYPES:
+                return
+            self.controls.append({**found, "_tag": tag, "_in_label": "yes" if self._label_depth else None})
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "label":
+            self._label_depth = max(0, self._label_depth - 1)
+
+
+def unlabelled_controls(html: str) -> list[str]:
+    """Every input, select and textarea without a <label>, aria-label or aria-labelledby."""
+    parser = _Controls()
+    parser.feed(html)
+    return [
+        f"{c['_tag']} name={c.get('name')!r} id={c.get('id')!r}" for c in parser.controls
+        if not (c["_in_label"] or c.get("aria-label") or c.get("aria-labelledby") or c.get("id") in parser.label_for)
+    ]
+
+
+def post_forms_without_csrf(html: str) -> int:
+    """How many method=post forms lack the CSRF token field."""
+    parser = _Controls()
+    parser.feed(html)
+    return sum(1 for method, names in parser.forms if method == "post" and "csrfmiddlewaretoken" not in names)
