@@ -1,6 +1,7 @@
 """Admin for connections and mappings. Secrets are write-only: never rendered back."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
@@ -8,11 +9,12 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from connectors import connection_check
+from connectors import cdc_support, connection_check
 from connectors.admin_mapping_tools import MappingToolsMixin, SchemaDriftFilter, accept_schema_changes, check_schema_now
 from connectors.mapping_validation import check_mapping
 from connectors.models import (
     CaptureCheckpoint,
+    EventRelay,
     FieldMapping,
     KafkaCluster,
     MongoTarget,
@@ -121,12 +123,52 @@ class FieldMappingInline(admin.TabularInline):
         return formset
 
 
+class ObjectMappingForm(forms.ModelForm):
+    class Meta:
+        model = ObjectMapping
+        fields = "__all__"
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        org, sf_object = cleaned.get("org"), cleaned.get("sf_object")
+        if cleaned.get("capture_mode") == ObjectMapping.CaptureMode.CDC and org and sf_object:
+            try:
+                supported = cdc_support.publishes_change_events(org, sf_object)
+            except cdc_support.PubSubError as exc:
+                raise forms.ValidationError(f"Change Data Capture cannot be checked: {exc}") from None
+            if not supported:
+                self.add_error("capture_mode", f"{org.name} publishes no change events for {sf_object} "
+                                               f"({cdc_support.change_event_topic(sf_object)}): select the object "
+                                               "in Setup > Change Data Capture, or capture by polling.")
+        return cleaned
+
+
 @admin.register(ObjectMapping)
 class ObjectMappingAdmin(MappingToolsMixin, admin.ModelAdmin):
+    form = ObjectMappingForm
     list_display = ("name", "sf_object", "collection", "direction", "delete_mode", "enabled", "schema_drift")
     list_filter = ("direction", "enabled", SchemaDriftFilter)
     inlines = [FieldMappingInline]
     actions = [accept_schema_changes, check_schema_now]
+
+
+class EventRelayForm(forms.ModelForm):
+    class Meta:
+        model = EventRelay
+        fields = "__all__"
+
+    def clean_channel(self) -> str:
+        channel = self.cleaned_data["channel"].strip()
+        if not re.fullmatch(r"/event/\w+__e", channel):
+            raise forms.ValidationError("A platform event channel looks like /event/Order_Update__e.")
+        return channel
+
+
+@admin.register(EventRelay)
+class EventRelayAdmin(admin.ModelAdmin):
+    form = EventRelayForm
+    list_display = ("name", "channel", "collection", "enabled", "events_relayed", "events_stored", "last_event_at")
+    readonly_fields = ("replay_id", "events_relayed", "events_stored", "last_event_at")
 
 
 @admin.register(SchemaDrift)

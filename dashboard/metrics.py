@@ -17,7 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from connectors.metrics import DIRECTIONS, checkpoints
 from connectors.models import ObjectMapping
 from dashboard.models import ApiToken
-from dashboard.status import live_workers, mapping_rows
+from dashboard.status import live_workers, mapping_rows, relay_rows
 
 STATES = ("running", "paused", "failing", "idle")
 
@@ -64,6 +64,17 @@ class StatusCollector:
         for kind, count in sorted(Counter(w.name.split(":")[0] for w in live_workers() if w.state != "stopped").items()):
             alive.add_metric([kind], count)
         yield from (events, rate, lag, behind, errors, conflicts, paused, state, api_used, api_limit, alive)
+        yield from relay_metrics()
+
+
+def relay_metrics() -> Iterator[Metric]:
+    relayed = CounterMetricFamily("sync_relay_events_relayed", "Platform events relayed to Kafka.", labels=["relay"])
+    stored = CounterMetricFamily("sync_relay_events_stored", "Relayed platform events stored in MongoDB.",
+                                 labels=["relay"])
+    for relay in relay_rows():
+        relayed.add_metric([relay.name], relay.events_relayed)
+        stored.add_metric([relay.name], relay.events_stored)
+    yield from (relayed, stored)
 
 
 def _gauge(name: str, documentation: str, *labels: str) -> GaugeMetricFamily:

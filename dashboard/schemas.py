@@ -86,11 +86,24 @@ class WorkerOut(Schema):
     last_error: str
 
 
+class RelayOut(Schema):
+    name: str
+    channel: str
+    topic: str
+    collection: str
+    enabled: bool
+    events_relayed: int
+    events_stored: int
+    last_event_at: datetime | None
+    replay_id: str
+
+
 class StatusOut(Schema):
     mappings: list[MappingOut]
     workers: list[WorkerOut]
     activity: list[ActivityOut] = []
     samples: list[SampleOut] = []
+    relays: list[RelayOut] = []
 
 
 class ConflictOut(Schema):

@@ -14,9 +14,10 @@ from django.db.models import Count, Max, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from connectors.kafka.config import relay_topic
 from connectors.metrics import DIRECTIONS, HEARTBEAT_STALE_SECONDS, checkpoints, fresh_workers
-from connectors.models import Conflict, MetricSample, ObjectMapping, RecordEvent, SyncError, SyncJob, WorkerStatus
-from dashboard.schemas import ActivityOut, JobOut, MappingOut, SampleOut, StatusOut, WorkerOut
+from connectors.models import Conflict, EventRelay, MetricSample, ObjectMapping, RecordEvent, SyncError, SyncJob, WorkerStatus
+from dashboard.schemas import ActivityOut, JobOut, MappingOut, RelayOut, SampleOut, StatusOut, WorkerOut
 
 __all__ = ["HEARTBEAT_STALE_SECONDS", "mapping_rows", "live_workers", "snapshot", "history", "activity"]
 
@@ -204,4 +205,13 @@ def snapshot() -> StatusOut:
         pk__in=MetricSample.objects.values("mapping_id").annotate(last=Max("id")).values_list("last", flat=True)
     ).select_related("mapping")
     return StatusOut(mappings=mapping_rows(), workers=live_workers(), activity=activity(),
-                     samples=[_sample_out(s) for s in latest])
+                     samples=[_sample_out(s) for s in latest], relays=relay_rows())
+
+
+def relay_rows() -> list[RelayOut]:
+    return [
+        RelayOut(name=r.name, channel=r.channel, topic=relay_topic(r.kafka.topic_prefix, r.channel),
+                 collection=r.collection, enabled=r.enabled, events_relayed=r.events_relayed,
+                 events_stored=r.events_stored, last_event_at=r.last_event_at, replay_id=r.replay_id)
+        for r in EventRelay.objects.select_related("kafka").order_by("name")
+    ]

@@ -21,6 +21,8 @@ from devstack import ServiceStartError, Stack, StackConfig  # noqa: E402
 
 WEB_PORT = int(os.environ.get("DEMO_WEB_PORT", "8000"))
 CHURN_RATE = os.environ.get("DEMO_CHURN_RATE", "2")
+# Change Data Capture where the object publishes change events, polling elsewhere.
+CAPTURE = os.environ.get("DEMO_CAPTURE", "cdc")
 
 
 def manage(*args: str, env: dict[str, str]) -> str:
@@ -61,9 +63,11 @@ def main() -> int:
             "MONGODB_URI": stack.mongodb_uri,
             "SF_LOGIN_URL": stack.salesforce_url,
             "SF_CA_BUNDLE": str(stack.salesforce_ca),
+            "SF_PUBSUB_ENDPOINT": stack.salesforce_pubsub_address,
         }
         manage("migrate", "--noinput", env=env)
-        print(manage("setupsync", env=env).strip(), flush=True)
+        print(manage("setupsync", "--capture", CAPTURE, "--relays", "/event/Order_Update__e", env=env).strip(),
+              flush=True)
         login = manage("ensureadmin", "--password-file", str(config.root / "admin-password"), env=env).strip()
         stack.add_process(
             "web",

@@ -157,6 +157,8 @@ SYNC = {
     "SF_CLIENT_ID": env.str("SF_CLIENT_ID", default="sfemu-demo-client"),
     "SF_CLIENT_SECRET": env.str("SF_CLIENT_SECRET", default="sfemu-demo-secret"),
     "SF_API_VERSION": env.str("SF_API_VERSION", default="62.0"),
+    # The Pub/Sub API (Change Data Capture, platform events); the emulator prints its own.
+    "SF_PUBSUB_ENDPOINT": env.str("SF_PUBSUB_ENDPOINT", default="api.pubsub.salesforce.com:7443"),
     # A CA bundle for orgs behind a private CA (the emulator's); empty = system CAs.
     "SF_CA_BUNDLE": env.str("SF_CA_BUNDLE", default=""),
     "POLL_INTERVAL_SECONDS": _positive_float("SYNC_POLL_INTERVAL_SECONDS", 1.0),

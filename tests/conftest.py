@@ -50,6 +50,7 @@ def sync_settings(settings, stack: Stack, unique: str):  # type: ignore[no-untyp
         "MONGODB_DATABASE": unique,
         "SF_LOGIN_URL": stack.salesforce_url,
         "SF_CA_BUNDLE": str(stack.salesforce_ca),
+        "SF_PUBSUB_ENDPOINT": stack.salesforce_pubsub_address,
         "POLL_INTERVAL_SECONDS": 0.2,
     }
     return settings.SYNC

@@ -65,5 +65,10 @@ def mongo_topic(prefix: str, collection: str) -> str:
     return f"{prefix}.mongo.{collection}"
 
 
+def relay_topic(prefix: str, channel: str) -> str:
+    """A platform event relay's topic: `/event/Order_Update__e` -> `<prefix>.event.Order_Update__e`."""
+    return f"{prefix}.event.{channel.rstrip('/').rsplit('/', 1)[-1]}"
+
+
 def dead_letter_topic(prefix: str) -> str:
     return f"{prefix}.deadletter"

@@ -8,10 +8,11 @@ from datetime import timedelta
 
 from django.conf import settings
 
-from connectors.models import KafkaCluster, ObjectMapping
+from connectors.models import EventRelay, KafkaCluster, ObjectMapping
 from connectors.wiring import kafka_settings, pubsub_client, salesforce_client
 from connectors.jobs import BackfillProgress
 from connectors.workers.base import Worker
+from connectors.workers.event_relay import RelayApply, RelayCapture
 from connectors.workers.job_runner import JobRunner
 from connectors.workers.metrics_sampler import MetricsSampler
 from connectors.workers.mongo_apply import MongoApply
@@ -21,7 +22,7 @@ from connectors.workers.sf_capture import ProgressCallback, SalesforceCapture
 from connectors.workers.sf_cdc_capture import SalesforceCdcCapture
 from connectors.workers.schema_watch import SchemaWatch
 
-WORKER_KINDS = ("sf-capture", "mongo-apply", "mongo-capture", "sf-apply", "schema-watch", "jobs", "metrics")
+WORKER_KINDS = ("sf-capture", "mongo-apply", "mongo-capture", "sf-apply", "relays", "schema-watch", "jobs", "metrics")
 
 
 def build_workers(
@@ -68,10 +69,24 @@ def build_workers(
             workers.append(SalesforceApply(cluster, batch_size=sync["APPLY_BATCH_SIZE"], should_stop=stop.is_set,
                                            pause_at_share=sync["API_PAUSE_AT_SHARE"],
                                            parallel_calls=sync["SALESFORCE_PARALLEL_CALLS"]))
+    if "relays" in kinds and not mapping_names:
+        workers.extend(relay_workers(stop, owner))
     if "schema-watch" in kinds and mappings:
         workers.append(SchemaWatch(sync["SCHEMA_CHECK_SECONDS"], mapping_names))
     if "jobs" in kinds and mappings:
         workers.append(JobRunner(owner, mapping_names))
     if "metrics" in kinds and mappings:
         workers.append(MetricsSampler(mapping_names))
+    return workers
+
+
+def relay_workers(stop: threading.Event, owner: str) -> list[Worker]:
+    """A capture per enabled platform event relay, and one apply per Kafka cluster they use."""
+    relays = list(EventRelay.objects.filter(enabled=True).select_related("org", "kafka", "mongo"))
+    workers: list[Worker] = []
+    for relay in relays:
+        client = salesforce_client(relay.org, should_stop=stop.is_set)
+        workers.append(RelayCapture(relay, pubsub_client(relay.org, client), kafka_settings(relay.kafka), owner=owner))
+    for cluster in KafkaCluster.objects.filter(relays__in=[r.pk for r in relays]).distinct():
+        workers.append(RelayApply(cluster, batch_size=settings.SYNC["APPLY_BATCH_SIZE"], should_stop=stop.is_set))
     return workers

@@ -29,6 +29,7 @@ from connectors.engine.conversion import format_sf_datetime, parse_sf_datetime
 from connectors.kafka.config import KafkaSettings, salesforce_topic
 from connectors.kafka.producer import EventProducer
 from connectors.kafka.topics import ensure_topics
+from connectors.cdc_support import change_event_topic
 from connectors.models import CaptureCheckpoint, ObjectMapping, ReplayCheckpoint, SyncError
 from connectors.salesforce.client import QueryPage, SalesforceClient
 from connectors.salesforce.polling import SYSTEM_FIELDS, capture_query
@@ -50,12 +51,6 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
 #: Record ids per targeted re-read query (SOQL `IN` lists must stay well under the URL limit).
 REREAD_CHUNK = 200
-
-
-def change_event_topic(sf_object: str) -> str:
-    """`Account` -> `/data/AccountChangeEvent`; custom `Order__c` -> `/data/Order__ChangeEvent`."""
-    base = sf_object[:-3] + "__" if sf_object.endswith("__c") else sf_object
-    return f"/data/{base}ChangeEvent"
 
 
 def records_query(sf_object: str, fields: list[str], record_ids: list[str]) -> str:

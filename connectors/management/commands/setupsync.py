@@ -5,9 +5,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.text import slugify
 
 from connectors.mapping_builder import create_mapping_from_describe
-from connectors.models import KafkaCluster, MongoTarget, ObjectMapping, SalesforceOrg
+from connectors.cdc_support import publishes_change_events
+from connectors.models import EventRelay, KafkaCluster, MongoTarget, ObjectMapping, SalesforceOrg
 from connectors.salesforce.auth import SalesforceLoginError
 from connectors.wiring import salesforce_client
 
@@ -25,6 +27,12 @@ class Command(BaseCommand):
                             help="Direction of new mappings (default: both ways).")
         parser.add_argument("--conflict-policy", default="manual",
                             choices=[p.value for p in ObjectMapping.ConflictPolicy])
+        parser.add_argument("--relays", default="",
+                            help="Platform event channels to relay to MongoDB, comma-separated "
+                                 "(e.g. /event/Order_Update__e -> collection order_updates).")
+        parser.add_argument("--capture", default="polling", choices=[c.value for c in ObjectMapping.CaptureMode],
+                            help="How Salesforce changes are captured: polling, or Change Data Capture (cdc) "
+                                 "for objects that publish change events.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         sync = settings.SYNC
@@ -41,6 +49,7 @@ class Command(BaseCommand):
                 "client_secret": sync["SF_CLIENT_SECRET"],
                 "api_version": sync["SF_API_VERSION"],
                 "ca_bundle": sync["SF_CA_BUNDLE"],
+                "pubsub_endpoint": sync["SF_PUBSUB_ENDPOINT"],
             },
         )
         kafka, _ = KafkaCluster.objects.update_or_create(
@@ -57,6 +66,9 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"connections: salesforce {org.login_url}, kafka {kafka.bootstrap_servers}, "
                           f"mongodb database {mongo.database}")
+        for channel in [c.strip() for c in options["relays"].split(",") if c.strip()]:
+            relay = ensure_relay(channel, org, kafka, mongo)
+            self.stdout.write(f"relay {relay.name}: {relay.channel} -> {relay.collection}")
         if options["no_mappings"]:
             return
         client = salesforce_client(org, retry_for_seconds=30)
@@ -66,11 +78,28 @@ class Command(BaseCommand):
             except SalesforceLoginError as exc:
                 raise CommandError(str(exc)) from None
             collection = DEMO_OBJECTS.get(sf_object, sf_object.lower())
+            capture = options["capture"]
+            if capture == ObjectMapping.CaptureMode.CDC and not publishes_change_events(org, sf_object, client):
+                self.stdout.write(f"{sf_object} publishes no change events (Setup > Change Data Capture): "
+                                  "it is captured by polling")
+                capture = ObjectMapping.CaptureMode.POLLING
             mapping = create_mapping_from_describe(
                 describe, name=collection, org=org, kafka=kafka, mongo=mongo, collection=collection,
                 poll_interval_seconds=sync["POLL_INTERVAL_SECONDS"],
                 direction=options["direction"],
                 conflict_policy=options["conflict_policy"],
+                capture_mode=capture,
             )
             self.stdout.write(f"mapping {mapping.name}: {sf_object} -> {collection} "
-                              f"({mapping.fields.count()} fields)")
+                              f"({mapping.fields.count()} fields, capture by {mapping.capture_mode})")
+
+
+def ensure_relay(channel: str, org: SalesforceOrg, kafka: KafkaCluster, mongo: MongoTarget) -> EventRelay:
+    """`/event/Order_Update__e` -> relay `order-update` into collection `order_updates`."""
+    event = channel.rstrip("/").rsplit("/", 1)[-1].removesuffix("__e")
+    relay, _ = EventRelay.objects.get_or_create(
+        channel=channel,
+        defaults={"name": slugify(event.replace("_", "-")), "org": org, "kafka": kafka, "mongo": mongo,
+                  "collection": f"{event.lower()}s"},
+    )
+    return relay
