@@ -101,7 +101,13 @@ def source_time(version: str) -> datetime | None:
     """When a change happened at its source, from a RecordEvent's `source_version` text
     ("system_modstamp=...", "cluster_time=<seconds>.<increment>", a CDC commit timestamp);
     None when the version carries no time (a bare replay id)."""
-    parts = dict(part.split("=", 1) for part in version.split(", ") if "=" in part)
+    try:
+        return _source_time(dict(part.split("=", 1) for part in version.split(", ") if "=" in part))
+    except ValueError:
+        return None  # an unreadable version tells nothing; it must not stop the sampler
+
+
+def _source_time(parts: dict[str, str]) -> datetime | None:
     if "system_modstamp" in parts:
         return parse_sf_datetime(parts["system_modstamp"])
     if "commit_timestamp" in parts:

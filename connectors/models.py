@@ -355,7 +355,7 @@ class RecordEvent(models.Model):
     outcome = models.CharField(max_length=12, choices=Outcome.choices)
     operation = models.CharField(max_length=12, blank=True, help_text="upsert or delete, as captured.")
     source_version = models.CharField(
-        max_length=64, blank=True, help_text="SystemModstamp, CDC replay id or MongoDB cluster time."
+        max_length=255, blank=True, help_text="SystemModstamp, CDC replay id or MongoDB cluster time."
     )
     topic = models.CharField(max_length=255, blank=True)
     partition = models.IntegerField(null=True, blank=True)

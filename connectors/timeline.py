@@ -44,7 +44,7 @@ class TimelineBatch:
             source=envelope.source,
             outcome=outcome,
             operation=envelope.op,
-            source_version=source_version_text(envelope.source_version)[:64],
+            source_version=source_version_text(envelope.source_version),
             topic=message.topic() if message is not None else "",
             partition=message.partition() if message is not None else None,
             offset=message.offset() if message is not None else None,

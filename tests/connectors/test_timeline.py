@@ -86,3 +86,13 @@ def test_a_rewound_batch_leaves_no_lines(sf, mongo, workers, monkeypatch):
     step_until(workers, lambda: RecordEvent.objects.count() >= 1, message="the batch applied on its second try")
     per_record = RecordEvent.objects.values_list("salesforce_id", flat=True)
     assert len(per_record) == len(set(per_record))
+
+
+def test_a_long_cdc_version_keeps_its_time_and_a_broken_one_tells_nothing():
+    from datetime import datetime, timezone
+
+    from connectors.metrics import source_time
+
+    version = timeline.source_version_text({"replay_id": "ab" * 20, "system_modstamp": "2026-11-25T17:25:05.123Z"})
+    assert source_time(version) == datetime(2026, 11, 25, 17, 25, 5, 123000, tzinfo=timezone.utc)
+    assert source_time("system_modstamp=2026-11-25T17:25:05.") is None
