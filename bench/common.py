@@ -46,6 +46,7 @@ def product_env(stack: Stack, workdir: Path, **extra: str) -> dict[str, str]:
         "MONGODB_DATABASE": prefix,
         "SF_LOGIN_URL": stack.salesforce_url,
         "SF_CA_BUNDLE": str(stack.salesforce_ca),
+        "SF_PUBSUB_ENDPOINT": stack.salesforce_pubsub_address,
         "LOG_LEVEL": "WARNING",
         **extra,
     }

@@ -27,6 +27,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--accounts", type=int, default=1000)
+    parser.add_argument("--capture", choices=("polling", "cdc"), default="polling",
+                        help="Salesforce capture: SOQL polling every second, or Change Data Capture (Pub/Sub API).")
     args = parser.parse_args()
 
     stack = start_stack(f"latency-{args.accounts}", seed_accounts=args.accounts)
@@ -36,7 +38,7 @@ def main() -> None:
         workdir = Path(tempfile.mkdtemp(prefix="bench-latency-"))
         env = product_env(stack, workdir, SYNC_POLL_INTERVAL_SECONDS="1")
         manage(env, "migrate", "--noinput")
-        manage(env, "setupsync", "--objects", "Account", "--direction", "sf_to_mongo")
+        manage(env, "setupsync", "--objects", "Account", "--direction", "sf_to_mongo", "--capture", args.capture)
         consumers = start_consumers(env, workdir / "runconsumers.log")
         collection = MongoClient(stack.mongodb_uri, tz_aware=True)[env["MONGODB_DATABASE"]]["accounts"]
         wait_until(lambda: collection.estimated_document_count() >= len(ids), timeout=300)
@@ -76,11 +78,12 @@ def main() -> None:
         consumers.wait(timeout=60)
 
         latencies = [arrived[n] - sent[n] for n in sent if n in arrived]
-        save(f"latency-{int(args.rate)}", {
+        save(f"latency-{int(args.rate)}" + ("-cdc" if args.capture == "cdc" else ""), {
             "edits": count,
             "target_rate_per_second": args.rate,
             "achieved_rate_per_second": round(achieved_rate, 1),
-            "poll_interval_seconds": 1.0,
+            "capture": args.capture,
+            "poll_interval_seconds": 1.0 if args.capture == "polling" else None,
             "arrived": len(latencies),
             "p50_seconds": round(statistics.median(latencies), 3),
             "p90_seconds": round(percentile(latencies, 0.90), 3),

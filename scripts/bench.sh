@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 source scripts/venv.sh
 "$VENV/bin/python" bench/backfill.py --accounts "${BENCH_ACCOUNTS:-100000}"
 "$VENV/bin/python" bench/latency.py --rate 50 --seconds "${BENCH_LATENCY_SECONDS:-60}"
+"$VENV/bin/python" bench/latency.py --rate 50 --seconds "${BENCH_LATENCY_SECONDS:-60}" --capture cdc
 "$VENV/bin/python" bench/writeback.py --records 10000 --soak-minutes "${BENCH_SOAK_MINUTES:-10}"
