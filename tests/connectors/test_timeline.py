@@ -5,9 +5,9 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from connectors import conflict_queue, timeline
-from connectors.models import Conflict, ObjectMapping, RecordEvent
+from connectors.models import ObjectMapping, RecordEvent
 from tests.connectors.helpers import step_until
-from tests.connectors.test_two_way import backfilled, edit_both_sides
+from tests.connectors.test_two_way import backfilled, open_manual_conflict
 
 pytestmark = pytest.mark.django_db
 
@@ -43,14 +43,9 @@ def test_a_salesforce_edit_then_its_write_back_echo_are_lines_with_kafka_positio
 
 def test_a_conflict_and_its_resolution_are_on_the_timeline(sf, mongo, make_workers, client):
     workers = make_workers(kinds=("sf-capture", "mongo-apply", "mongo-capture", "sf-apply"))
-    backfilled(sf, mongo, workers)
+    document, conflict = open_manual_conflict(sf, mongo, workers)
     mapping = ObjectMapping.objects.get(name="accounts")
-    document = mongo.accounts.find_one({"name": {"$exists": True}})
-    edit_both_sides(sf, mongo, document)
-    # The Salesforce edit must be polled before the MongoDB one is written back over it.
-    salesforce_side = [w for w in workers if w.name.startswith(("sf-capture", "mongo-apply"))]
-    step_until(salesforce_side, lambda: Conflict.objects.filter(status="open").exists(), message="the conflict")
-    conflict_queue.resolve(Conflict.objects.get(), take={"Name": "salesforce"}, by="tester")
+    conflict_queue.resolve(conflict, take={"Name": "salesforce"}, by="tester")
 
     found = outcomes(mapping, document["sf_id"])
     assert ("salesforce", "conflict") in found or ("mongodb", "conflict") in found

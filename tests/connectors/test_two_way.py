@@ -74,6 +74,22 @@ def edit_both_sides(sf, mongo, document) -> None:
     mongo.accounts.update_one({"_id": document["_id"]}, {"$set": {"name": "Mongo Side"}})
 
 
+def salesforce_side(workers) -> list:
+    """Polling reads a record's current state: the Salesforce edit must be read before the
+    MongoDB edit is written back over it (see the note on racing writes in docs/sync.md)."""
+    return [w for w in workers if w.name.startswith(("sf-capture", "mongo-apply"))]
+
+
+def open_manual_conflict(sf, mongo, workers) -> tuple[dict, Conflict]:
+    """Backfill, edit one document's Name on both sides, and step until the conflict is open."""
+    backfilled(sf, mongo, workers)
+    document = mongo.accounts.find_one({"name": {"$exists": True}})
+    edit_both_sides(sf, mongo, document)
+    step_until(salesforce_side(workers), lambda: Conflict.objects.filter(status="open").exists(),
+               message="a conflict")
+    return document, Conflict.objects.get(status="open")
+
+
 @pytest.mark.parametrize("policy, winner", [("salesforce_wins", "Salesforce Side"), ("mongodb_wins", "Mongo Side"),
                                             ("newest_wins", "Mongo Side")])
 def test_the_same_field_changed_on_both_sides_follows_the_policy(sf, mongo, make_workers, policy, winner):
@@ -82,11 +98,9 @@ def test_the_same_field_changed_on_both_sides_follows_the_policy(sf, mongo, make
     backfilled(sf, mongo, workers)
     document = mongo.accounts.find_one({"name": {"$exists": True}})
     edit_both_sides(sf, mongo, document)  # the MongoDB edit is the newer one
-    salesforce_side = [w for w in workers if w.name.startswith(("sf-capture", "mongo-apply"))]
-    seen = counter(salesforce_side, "messages")
-    # Polling reads a record's current state: the Salesforce edit must be read before the
-    # MongoDB edit overwrites it there (see the note on racing writes in docs/sync.md).
-    step_until(salesforce_side, lambda: counter(salesforce_side, "messages") > seen,
+    from_salesforce = salesforce_side(workers)
+    seen = counter(from_salesforce, "messages")
+    step_until(from_salesforce, lambda: counter(from_salesforce, "messages") > seen,
                message="the Salesforce edit met in MongoDB")
     step_until(workers, lambda: salesforce_account(sf, document["sf_id"])["Name"] == winner
                and mongo.accounts.find_one({"_id": document["_id"]})["name"] == winner,
@@ -106,12 +120,7 @@ def test_edits_to_different_fields_on_both_sides_merge(sf, mongo, all_workers):
 
 
 def test_a_manual_conflict_waits_for_a_person_and_its_resolution_reaches_both_sides(sf, mongo, all_workers):
-    backfilled(sf, mongo, all_workers)
-    document = mongo.accounts.find_one({"name": {"$exists": True}})
-    edit_both_sides(sf, mongo, document)
-    salesforce_side = [w for w in all_workers if w.name.startswith(("sf-capture", "mongo-apply"))]
-    step_until(salesforce_side, lambda: Conflict.objects.filter(status="open").exists(), message="a conflict")
-    conflict = Conflict.objects.get(status="open")
+    document, conflict = open_manual_conflict(sf, mongo, all_workers)
     assert conflict.fields == ["Name"]
     assert (conflict.salesforce_values["Name"], conflict.mongo_values["Name"]) == ("Salesforce Side", "Mongo Side")
     assert conflict.base_values["Name"] == document["name"]
