@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
@@ -25,6 +24,7 @@ from connectors.mongo import meta
 from connectors.mongo.changes import id_value
 from connectors.mongo.client import MongoUnavailable, connect
 from connectors.wiring import mapping_spec
+from dashboard.access import staff_required
 from dashboard.queue_pages import back_to, page_of, query_without_page, selected_ids, timeline_url
 
 #: The console reads the current document while a person waits: give up quickly.
@@ -41,7 +41,7 @@ def record_key(conflict: Conflict) -> str:
     return conflict.salesforce_id or conflict.mongo_id
 
 
-@staff_member_required
+@staff_required
 def conflict_list(request: HttpRequest) -> HttpResponse:
     """Conflicts filtered by mapping, status, disputed field and record id, a page at a time."""
     filters = {key: request.GET.get(key, "").strip() for key in ("mapping", "field", "q")}
@@ -73,7 +73,7 @@ def filtered(rows: QuerySet[Conflict], status: str | None, field: str, text: str
     return rows
 
 
-@staff_member_required
+@staff_required
 @require_POST
 def conflict_bulk_resolve(request: HttpRequest) -> HttpResponse:
     """Resolve the ticked conflicts by one policy; a message says how many, and why not the rest."""
@@ -101,7 +101,7 @@ def conflict_bulk_resolve(request: HttpRequest) -> HttpResponse:
     return back
 
 
-@staff_member_required
+@staff_required
 @require_http_methods(["GET", "POST"])
 def conflict_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One conflict, every mapped field side by side; POST resolves it from the per-field choices."""

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaException
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -18,6 +17,7 @@ from connectors import error_queue
 from connectors.error_queue import NotRetryable
 from connectors.kafka.producer import DeliveryFailed
 from connectors.models import ObjectMapping, SyncError
+from dashboard.access import staff_required
 from dashboard.queue_pages import back_to, page_of, query_without_page, selected_ids, timeline_url
 
 STATUS_FILTERS = {"open": SyncError.Status.OPEN, "retried": SyncError.Status.RETRIED,
@@ -46,7 +46,7 @@ def error_row(error: SyncError) -> ErrorRow:
     return ErrorRow(error, pretty_payload(error.payload), timeline_url(mapping, error.record_key))
 
 
-@staff_member_required
+@staff_required
 def error_list(request: HttpRequest) -> HttpResponse:
     """Errors filtered by mapping, stage, code and status (open by default), a page at a time."""
     filters = {key: request.GET.get(key, "").strip() for key in ("mapping", "stage", "code")}
@@ -73,13 +73,13 @@ def error_list(request: HttpRequest) -> HttpResponse:
     })
 
 
-@staff_member_required
+@staff_required
 def error_detail(request: HttpRequest, pk: int) -> HttpResponse:
     error = get_object_or_404(SyncError.objects.select_related("mapping"), pk=pk)
     return render(request, "dashboard/errors/detail.html", {"row": error_row(error), "error": error})
 
 
-@staff_member_required
+@staff_required
 @require_POST
 def error_retry(request: HttpRequest, pk: int) -> HttpResponse:
     error = get_object_or_404(SyncError.objects.select_related("mapping"), pk=pk)
@@ -87,7 +87,7 @@ def error_retry(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponseRedirect(back_to(request, reverse("error-detail", args=[pk])))
 
 
-@staff_member_required
+@staff_required
 @require_POST
 def error_discard(request: HttpRequest, pk: int) -> HttpResponse:
     error = get_object_or_404(SyncError, pk=pk)
@@ -95,7 +95,7 @@ def error_discard(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponseRedirect(back_to(request, reverse("error-detail", args=[pk])))
 
 
-@staff_member_required
+@staff_required
 @require_POST
 def error_bulk(request: HttpRequest) -> HttpResponse:
     """Retry or discard the ticked errors (`action` is retry or discard)."""

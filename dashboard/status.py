@@ -90,7 +90,8 @@ def _state(mapping: ObjectMapping, workers: list[WorkerStatus], recent_errors: i
     if missing:
         return "failing", f"no {' or '.join(missing)} worker is beating (is manage.py runconsumers running?)"
     if recent_errors:
-        return "failing", f"{recent_errors} changes parked as errors in the last minute"
+        changes = "change" if recent_errors == 1 else "changes"
+        return "failing", f"{recent_errors} {changes} parked as errors in the last minute"
     if sample is not None and (sample.sf_to_mongo_events or sample.mongo_to_sf_events
                                or sample.sf_to_mongo_lag or sample.mongo_to_sf_lag):
         return "running", "changes flowing"

@@ -1,15 +1,15 @@
 """The record timeline page: every change that touched one record, in order. Staff only."""
 from __future__ import annotations
 
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from connectors import timeline
 from connectors.models import Conflict, ObjectMapping, SyncError
+from dashboard.access import staff_required
 
 
-@staff_member_required
+@staff_required
 def record_timeline(request: HttpRequest, mapping: str, key: str) -> HttpResponse:
     row = get_object_or_404(ObjectMapping, name=mapping)
     lines = list(timeline.timeline(row, key))
@@ -25,7 +25,7 @@ def record_timeline(request: HttpRequest, mapping: str, key: str) -> HttpRespons
     })
 
 
-@staff_member_required
+@staff_required
 def find_record(request: HttpRequest) -> HttpResponse:
     """The lookup form's target: `?mapping=<name>&key=<Salesforce Id or _id>`."""
     mapping, key = request.GET.get("mapping", "").strip(), request.GET.get("key", "").strip()

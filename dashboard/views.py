@@ -4,24 +4,30 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from connectors import controls, jobs
-from connectors.models import ObjectMapping, SyncError, SyncJob
+from connectors.models import ObjectMapping, RecordEvent, SyncError, SyncJob
+from dashboard.access import staff_required
 from dashboard.status import history, snapshot
 
+SOURCE_LABELS = dict(RecordEvent.Source.choices)
 
-@staff_member_required
+
+@staff_required
 def overview(request: HttpRequest) -> HttpResponse:
     """Per mapping: state, checkpoints, throughput, lag, errors, conflicts, API usage and jobs;
     charts of the last hour; the activity feed; live workers. The page then keeps itself
     current over the status websocket."""
+    status = snapshot()
     return render(request, "dashboard/overview.html", {
-        "status": snapshot(),
+        "status": status,
+        # Where each change came from, as people say it; overview.js labels live lines the same way.
+        "source_labels": SOURCE_LABELS,
+        "activity": [(line, SOURCE_LABELS.get(line.source, line.source)) for line in status.activity],
         "history": [s.model_dump(mode="json") for s in history()],
         "recent_errors": SyncError.objects.filter(status=SyncError.Status.OPEN).select_related("mapping")[:20],
     })
@@ -48,7 +54,7 @@ ACTIONS = {"pause": _pause, "resume": _resume, "backfill": _job(SyncJob.Kind.BAC
            "reconcile": _job(SyncJob.Kind.RECONCILE)}
 
 
-@staff_member_required
+@staff_required
 @require_POST
 def mapping_control(request: HttpRequest, name: str, action: str) -> HttpResponse:
     """Pause, resume, or queue a backfill or reconcile; back to the mapping on the overview."""

@@ -2,17 +2,19 @@
 `setupsync`, `ensureadmin`, then daphne and the sync workers as real processes against the
 session's services (tests/conftest.py's `stack`).
 
-The workers run as two `runconsumers` processes, one per direction, so that a test can hold the
-MongoDB -> Salesforce direction while it makes both sides disagree (see :meth:`Console.holding`).
+The workers run as `runconsumers` processes: one per direction, so that a test can hold the
+MongoDB -> Salesforce direction while it makes both sides disagree (see :meth:`Console.holding`),
+and one for the platform event relay.
 """
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +33,10 @@ ADMIN_USERNAME = "admin"
 WORKER_PROCESSES = {
     "salesforce-to-mongodb": ("sf-capture", "mongo-apply"),
     "mongodb-to-salesforce": ("mongo-capture", "sf-apply"),
+    "platform-events": ("relays",),
 }
+#: The platform event channel the product relays to MongoDB (relay `order-update`).
+RELAY_CHANNEL = "/event/Order_Update__e"
 
 
 class ProductCommandError(RuntimeError):
@@ -90,6 +95,12 @@ class Console:
         for name in reversed(list(self.processes)):
             self.stop_process(name)
 
+    def query(self, sql: str, *params: object) -> list[tuple]:
+        """Rows of a read-only SQL query on the product's database: what it has recorded, for
+        tests that need the id of something the product made (a conflict, an error)."""
+        with closing(sqlite3.connect(f"file:{self.root / 'db.sqlite3'}?mode=ro", uri=True, timeout=10)) as db:
+            return db.execute(sql, params).fetchall()
+
     def log_tails(self, lines: int = 40) -> str:
         """The end of every process log, for a failing test's report."""
         return "\n".join(
@@ -114,6 +125,7 @@ def product_env(stack: Stack, root: Path, prefix: str) -> dict[str, str]:
         "MONGODB_DATABASE": prefix,
         "SF_LOGIN_URL": stack.salesforce_url,
         "SF_CA_BUNDLE": str(stack.salesforce_ca),
+        "SF_PUBSUB_ENDPOINT": stack.salesforce_pubsub_address,
         "SYNC_POLL_INTERVAL_SECONDS": "0.2",
     }
 
@@ -127,7 +139,7 @@ def start_console(stack: Stack, root: Path) -> Console:
                       mongodb_database=prefix)
     try:
         console.manage("migrate", "--noinput")
-        console.manage("setupsync", "--objects", "Account")
+        console.manage("setupsync", "--objects", "Account", "--relays", RELAY_CHANNEL)
         password_file = root / "admin-password"
         console.manage("ensureadmin", "--username", ADMIN_USERNAME,
                        "--password-file", str(password_file))

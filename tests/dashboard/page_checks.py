@@ -4,6 +4,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import HttpResponse
 from django.test import Client
@@ -38,9 +39,14 @@ def make_mapping(name: str = "accounts") -> ObjectMapping:
                                         collection=name, direction="both")
 
 
+def sent_to_log_in(response: HttpResponse) -> bool:
+    """An anonymous visitor goes to the console's own login page, to come back afterwards."""
+    return response.status_code == 302 and response["Location"].startswith(f"{settings.LOGIN_URL}?next=")
+
+
 def refused(response: HttpResponse) -> bool:
-    """Sent to log in, as staff_member_required does for anonymous and non-staff users."""
-    return response.status_code == 302 and "/login/" in response["Location"]
+    """A logged-in user who is not staff is told the console is for staff (dashboard.access)."""
+    return response.status_code == 403 and "Staff only" in response.content.decode()
 
 
 class _Messages(HTMLParser):

@@ -14,7 +14,8 @@ from tests.connectors.conftest import all_workers, make_workers, mongo, sf  # no
 from tests.connectors.helpers import step_until
 from tests.connectors.test_two_way import backfilled, edit_both_sides, salesforce_account
 from tests.dashboard.page_checks import (  # noqa: F401  (fixtures)
-    shown, make_mapping, post_forms_without_csrf, refused, staff, unlabelled_controls, viewer,
+    make_mapping, post_forms_without_csrf, refused, sent_to_log_in, shown, staff, unlabelled_controls,
+    viewer,
 )
 
 pytestmark = pytest.mark.django_db
@@ -35,10 +36,10 @@ def listed(client, **query) -> list[int]:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("path", ["/conflicts/", "/conflicts/{id}/"])
-def test_anonymous_and_non_staff_visitors_are_sent_to_log_in(client, path):
+def test_anonymous_visitors_are_sent_to_log_in_and_non_staff_refused(client, path):
     conflict = a_conflict(make_mapping())
     url = path.format(id=conflict.pk)
-    assert refused(client.get(url))
+    assert sent_to_log_in(client.get(url))
     client.force_login(get_user_model().objects.create_user("viewer", password="pw-viewer-1"))
     assert refused(client.get(url))
 

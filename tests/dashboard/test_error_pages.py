@@ -17,7 +17,8 @@ from tests.connectors.helpers import step_until
 from tests.connectors.test_kafka_transport import consume_until
 from tests.connectors.test_two_way import backfilled, salesforce_account
 from tests.dashboard.page_checks import (  # noqa: F401  (fixtures)
-    shown, make_mapping, post_forms_without_csrf, refused, staff, unlabelled_controls, viewer,
+    make_mapping, post_forms_without_csrf, refused, sent_to_log_in, shown, staff, unlabelled_controls,
+    viewer,
 )
 
 pytestmark = pytest.mark.django_db
@@ -40,9 +41,9 @@ def statuses(*errors: SyncError) -> list[str]:
 
 
 @pytest.mark.parametrize("path", ["/errors/", "/errors/{id}/"])
-def test_anonymous_and_non_staff_visitors_are_sent_to_log_in(client, path):
+def test_anonymous_visitors_are_sent_to_log_in_and_non_staff_refused(client, path):
     url = path.format(id=an_error(make_mapping()).pk)
-    assert refused(client.get(url))
+    assert sent_to_log_in(client.get(url))
     client.force_login(get_user_model().objects.create_user("viewer", password="pw-viewer-1"))
     assert refused(client.get(url))
 

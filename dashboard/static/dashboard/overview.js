@@ -8,9 +8,14 @@
   const DIRECTIONS = { sf_to_mongo: "Salesforce → MongoDB", mongo_to_sf: "MongoDB → Salesforce" };
   const STATE_BADGE = { failing: "badge-failing", paused: "badge-paused", running: "badge-ok", idle: "badge-warning" };
   const live = document.getElementById("live");
+  // Where a change came from, as the page first rendered it (salesforce -> "Salesforce").
+  const labelsNode = document.getElementById("source-labels");
+  const SOURCE_LABELS = labelsNode ? JSON.parse(labelsNode.textContent) : {};
 
   const text = (value) => (value === null || value === undefined || value === "" ? "—" : String(value));
-  const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString() : "—");
+  // 24-hour times, like the server-rendered page.
+  const TIME = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
+  const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString([], TIME) : "—");
   const stamp = (iso) => (iso ? new Date(iso).toISOString().replace("T", " ").slice(0, 19) : "—");
   function el(tag, content, attrs) {
     const node = document.createElement(tag);
@@ -73,7 +78,7 @@
       const record = el("td");
       if (a.timeline_url) record.appendChild(el("a", a.record_key, { href: a.timeline_url }));
       else record.textContent = text(a.record_key);
-      row.append(el("td", clock(a.created_at)), el("td", a.mapping), record, el("td", a.source), el("td", a.outcome_label));
+      row.append(el("td", clock(a.created_at)), el("td", a.mapping), record, el("td", SOURCE_LABELS[a.source] || a.source), el("td", a.outcome_label));
       return row;
     }));
   }
@@ -90,6 +95,25 @@
       const row = el("tr");
       row.append(el("td", w.name), el("td", `${w.host} / ${w.pid}`), el("td", w.state),
         el("td", Object.entries(w.counters).map(([k, v]) => `${k}: ${v}`).join(", ")), el("td", w.last_error));
+      return row;
+    }));
+  }
+
+  // -- platform event relays ----------------------------------------------------------------
+  function renderRelays(relays) {
+    if (relays === undefined) return;  // a server without relays in its status
+    document.getElementById("relays-empty").hidden = relays.length > 0;
+    document.getElementById("relays-table").hidden = relays.length === 0;
+    document.querySelector("#relays tbody").replaceChildren(...relays.map((r) => {
+      const row = el("tr", undefined, { id: `relay-${r.name}`, "data-relay": r.name });
+      const name = el("td", r.name);
+      if (!r.enabled) name.append(" ", el("span", "disabled", { class: "badge badge-paused" }));
+      const route = el("td", undefined, { class: "route" });
+      route.append(el("code", r.channel), " → ", el("code", r.topic), " → ", el("code", r.collection));
+      row.append(name, route,
+        el("td", String(r.events_relayed), { class: "num", "data-field": "events_relayed" }),
+        el("td", String(r.events_stored), { class: "num", "data-field": "events_stored" }),
+        el("td", stamp(r.last_event_at), { class: "when", "data-field": "last_event_at" }));
       return row;
     }));
   }
@@ -149,6 +173,8 @@
       chart.options.scales.x.min = horizon;
       chart.options.scales.x.max = Date.now();
       chart.update("none");
+      const note = document.querySelector(`[data-no-data="${chart.canvas.id}"]`);
+      if (note) note.hidden = chart.data.datasets.some((set) => set.data.length > 0);
     }
   }
 
@@ -163,8 +189,9 @@
     for (const m of status.mappings) renderMapping(m);
     renderActivity(status.activity);
     renderWorkers(status.workers);
+    renderRelays(status.relays);
     addSamples(status.samples);
-    live.textContent = "Live · updated " + new Date().toLocaleTimeString();
+    live.textContent = "Live · updated " + new Date().toLocaleTimeString([], TIME);
   }
 
   function connect() {
