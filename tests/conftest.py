@@ -1,4 +1,5 @@
-"""Shared fixtures: the real services (started once per test session) and test-unique names."""
+"""Shared fixtures: the real services (started once per test session), test-unique names, and
+the sync's workers stepped by the tests."""
 from __future__ import annotations
 
 import os
@@ -6,10 +7,18 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+import threading
 
+import pytest
+from django.core.management import call_command
+
+from connectors.models import ObjectMapping
+from connectors.mongo.client import connect
+from connectors.workers.registry import WORKER_KINDS, build_workers
 from devstack import Stack, StackConfig
 from devstack.health import free_port  # noqa: F401  (re-exported for tests)
+from sfemulator.control import EmulatorControl
+from tests.connectors.helpers import salesforce_for_tests
 
 TEST_SEED_ACCOUNTS = 60
 
@@ -54,6 +63,62 @@ def sync_settings(settings, stack: Stack, unique: str):  # type: ignore[no-untyp
         "POLL_INTERVAL_SECONDS": 0.2,
     }
     return settings.SYNC
+
+
+# -- the sync: a test-side Salesforce client, the test's MongoDB database, and workers built from
+# the Account mapping, stepped by the test itself.
+@pytest.fixture
+def sf(stack):
+    return salesforce_for_tests(stack)
+
+
+@pytest.fixture
+def emulator(stack, sf):
+    """The emulator's control API (faults, validation rules, API usage), cleaned up after the test."""
+    control = EmulatorControl(stack.salesforce_url, stack.salesforce_ca, sf.session_id)
+    yield control
+    control.clear_faults()
+    for rule in control.rules():
+        if rule["name"].startswith("test_"):
+            control.remove_rule(rule["name"])
+
+
+@pytest.fixture
+def mongo(sync_settings):
+    client = connect(sync_settings["MONGODB_URI"])
+    yield client[sync_settings["MONGODB_DATABASE"]]
+    client.drop_database(sync_settings["MONGODB_DATABASE"])
+    client.close()
+
+
+@pytest.fixture
+def make_workers(sync_settings):
+    """Set up the Account mapping; `prepare(mapping)` may change it before the workers are built."""
+    stop = threading.Event()
+    built: list = []
+
+    def make(prepare=lambda mapping: None, kinds=("sf-capture", "mongo-apply"), direction="both"):  # type: ignore[no-untyped-def]
+        call_command("setupsync", objects="Account", direction=direction)
+        mapping = ObjectMapping.objects.get(name="accounts")
+        prepare(mapping)
+        mapping.save()
+        built.extend(build_workers(set(kinds), stop))
+        return built
+
+    yield make
+    stop.set()
+    for worker in built:
+        worker.close()
+
+
+@pytest.fixture
+def workers(make_workers):
+    return make_workers()
+
+
+@pytest.fixture
+def all_workers(make_workers):
+    return make_workers(kinds=WORKER_KINDS)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

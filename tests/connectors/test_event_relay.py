@@ -42,13 +42,15 @@ def stored(mongo, status: str) -> list[dict]:  # type: ignore[no-untyped-def]
     return list(mongo.order_updates.find({"Status__c": status}))
 
 
-def test_an_order_update_travels_salesforce_kafka_mongodb_once(relay, relay_workers, mongo):
+def test_an_order_update_travels_salesforce_kafka_mongodb_once(relay, relay_workers, mongo, unique):
+    # Statuses unique to this test: the channel replays every retained event, other tests' too.
+    shipped, delivered = f"Shipped {unique}", f"Delivered {unique}"
     workers = relay_workers()
     assert sorted(w.name for w in workers) == ["relay-apply:default", "relay-capture:order-update"]
-    published = platform_events.publish_order_update(relay.org, ORDER_ID, "Shipped")
+    published = platform_events.publish_order_update(relay.org, ORDER_ID, shipped)
 
-    step_until(workers, lambda: stored(mongo, "Shipped"), message="the event in MongoDB")
-    [document] = stored(mongo, "Shipped")
+    step_until(workers, lambda: stored(mongo, shipped), message="the event in MongoDB")
+    [document] = stored(mongo, shipped)
     assert document["Order_Id__c"] == ORDER_ID and document["_relay"]["channel"] == "/event/Order_Update__e"
     assert document["CreatedDate"].year >= 2024 and published.event_id.startswith("e00")
     relay.refresh_from_db()
@@ -57,10 +59,10 @@ def test_an_order_update_travels_salesforce_kafka_mongodb_once(relay, relay_work
     # A restart resumes after the last relayed event: nothing is stored twice.
     for worker in workers:
         worker.close()
-    platform_events.publish_order_update(relay.org, ORDER_ID, "Delivered")
+    platform_events.publish_order_update(relay.org, ORDER_ID, delivered)
     restarted = relay_workers()
-    step_until(restarted, lambda: stored(mongo, "Delivered"), message="the second event after a restart")
-    assert len(stored(mongo, "Shipped")) == 1 and len(stored(mongo, "Delivered")) == 1
+    step_until(restarted, lambda: stored(mongo, delivered), message="the second event after a restart")
+    assert len(stored(mongo, shipped)) == 1 and len(stored(mongo, delivered)) == 1
 
 
 def test_a_message_that_is_not_a_relayed_event_is_parked(relay, relay_workers, mongo, sync_settings):
@@ -77,12 +79,12 @@ def test_a_message_that_is_not_a_relayed_event_is_parked(relay, relay_workers, m
                message="the bad message parked")
 
 
-def test_relays_show_in_the_status_and_the_metrics(relay, relay_workers, mongo, client):
+def test_relays_show_in_the_status_and_the_metrics(relay, relay_workers, mongo, client, unique):
     from django.contrib.auth import get_user_model
 
     workers = relay_workers()
-    platform_events.publish_order_update(relay.org, ORDER_ID, "Packed")
-    step_until(workers, lambda: stored(mongo, "Packed"), message="the event in MongoDB")
+    platform_events.publish_order_update(relay.org, ORDER_ID, f"Packed {unique}")
+    step_until(workers, lambda: stored(mongo, f"Packed {unique}"), message="the event in MongoDB")
     client.force_login(get_user_model().objects.create_user("op", password="pw-op-12345", is_staff=True))
     in_mongo = mongo.order_updates.count_documents({})  # the channel's earlier events too: EARLIEST on first start
     [shown] = client.get("/api/v1/status").json()["relays"]

@@ -3,30 +3,14 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-import pytest
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.http import HttpResponse
-from django.test import Client
 
 from connectors.models import KafkaCluster, MongoTarget, ObjectMapping, SalesforceOrg
 from devstack.health import free_port
 
 UNLABELLED_TYPES = {"hidden", "submit", "button", "reset", "image"}
 
-
-@pytest.fixture
-def staff(client: Client):  # type: ignore[no-untyped-def]
-    user = get_user_model().objects.create_user("operator", password="pw-operator-1", is_staff=True)
-    client.force_login(user)
-    return user
-
-
-@pytest.fixture
-def viewer(client: Client):  # type: ignore[no-untyped-def]
-    user = get_user_model().objects.create_user("viewer", password="pw-viewer-1")
-    client.force_login(user)
-    return user
 
 
 def make_mapping(name: str = "accounts") -> ObjectMapping:

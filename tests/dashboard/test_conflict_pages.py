@@ -10,12 +10,10 @@ from django.test import Client
 
 from connectors.conflict_queue import ResolutionError, policy_side
 from connectors.models import Conflict, FieldMapping, ObjectMapping
-from tests.connectors.conftest import all_workers, make_workers, mongo, sf  # noqa: F401  (fixtures)
 from tests.connectors.helpers import step_until
 from tests.connectors.test_two_way import backfilled, edit_both_sides, salesforce_account
-from tests.dashboard.page_checks import (  # noqa: F401  (fixtures)
-    make_mapping, post_forms_without_csrf, refused, sent_to_log_in, shown, staff, unlabelled_controls,
-    viewer,
+from tests.dashboard.page_checks import (
+    make_mapping, post_forms_without_csrf, refused, sent_to_log_in, shown, unlabelled_controls,
 )
 
 pytestmark = pytest.mark.django_db

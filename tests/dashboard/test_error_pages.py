@@ -12,13 +12,11 @@ from connectors.kafka.consumer import BatchConsumer
 from connectors.kafka.topics import ensure_topics
 from connectors.models import ObjectMapping, SyncError
 from connectors.wiring import kafka_settings
-from tests.connectors.conftest import all_workers, emulator, make_workers, mongo, sf  # noqa: F401  (fixtures)
 from tests.connectors.helpers import step_until
 from tests.connectors.test_kafka_transport import consume_until
 from tests.connectors.test_two_way import backfilled, salesforce_account
-from tests.dashboard.page_checks import (  # noqa: F401  (fixtures)
-    make_mapping, post_forms_without_csrf, refused, sent_to_log_in, shown, staff, unlabelled_controls,
-    viewer,
+from tests.dashboard.page_checks import (
+    make_mapping, post_forms_without_csrf, refused, sent_to_log_in, shown, unlabelled_controls,
 )
 
 pytestmark = pytest.mark.django_db

@@ -8,9 +8,7 @@ import pytest
 from django.test import Client
 
 from connectors.models import EventRelay, RecordEvent
-from tests.dashboard.page_checks import (  # noqa: F401  (fixtures)
-    make_mapping, refused, sent_to_log_in, staff, viewer,
-)
+from tests.dashboard.page_checks import make_mapping, refused, sent_to_log_in
 
 pytestmark = pytest.mark.django_db
 EMPTY_RELAYS = "No platform event relay is configured — add one in the admin."
