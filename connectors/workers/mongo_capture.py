@@ -21,7 +21,7 @@ from connectors.kafka.topics import ensure_topics
 from connectors.models import MongoCheckpoint, ObjectMapping, SyncError
 from connectors.mongo.changes import RESOLUTION, id_text, is_own_write, touched_fields
 from connectors.mongo.client import connect
-from connectors.mongo.setup import enable_pre_images, ensure_collection
+from connectors.mongo.setup import ensure_collection
 from connectors.wiring import mapping_spec
 from connectors.workers.lease import CaptureLease
 from connectors.workers.mongo_apply import business_references
@@ -67,7 +67,6 @@ class MongoCapture:
         self._client = connect(mapping.mongo.uri)
         database = self._client[mapping.mongo.database]
         ensure_collection(database, mapping.collection, business_references(self.spec))
-        enable_pre_images(database, mapping.collection)
         self._collection = database[mapping.collection]
         self._mapped = {f.mongo_field for f in self.spec.fields} | {RESOLUTION}
         self._producer = EventProducer(kafka)
@@ -98,8 +97,9 @@ class MongoCapture:
         return True
 
     def _open_stream(self) -> CollectionChangeStream:
-        options: dict[str, Any] = {"full_document": "updateLookup", "full_document_before_change": "whenAvailable",
-                                   "max_await_time_ms": 250}
+        # No pre-images: keeping them costs the server on every write, and a delete's Salesforce
+        # Id is found by sf-apply instead (`salesforce_ids_of_deleted`).
+        options: dict[str, Any] = {"full_document": "updateLookup", "max_await_time_ms": 250}
         if self._resume_token:
             options["resume_after"] = self._resume_token
         try:
@@ -162,11 +162,9 @@ class MongoCapture:
         if touched is not None and not touched & self._mapped:
             self.counters["unmapped_changes_skipped"] += 1
             return None
-        document = change.get("fullDocument") if operation != "delete" else change.get("fullDocumentBeforeChange")
+        document = change.get("fullDocument") if operation != "delete" else {"_id": change["documentKey"]["_id"]}
         if document is None:
-            if operation != "delete":
-                return None  # gone before we looked: its delete event follows
-            document = {"_id": change["documentKey"]["_id"]}
+            return None  # gone before we looked: its delete event follows
         cluster_time = change["clusterTime"]
         fields = {}
         if operation != "delete":
