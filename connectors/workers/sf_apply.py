@@ -150,10 +150,13 @@ class SalesforceApply(ApplyWorker[_Target]):
 
     def _apply_target(self, target: _Target, items: Batch) -> None:
         spec = target.spec
+        documents = self._retrying(lambda: self._current_documents(target, list(items)))
+        for mongo_id, (envelope, _) in items.items():
+            if not envelope.salesforce_id and documents.get(mongo_id, {}).get(spec.key_field):
+                envelope.salesforce_id = documents[mongo_id][spec.key_field]  # an update names only the `_id`
         self._name_deleted_records(target, items)
         sf_ids = {e.salesforce_id for e, _ in items.values() if e.salesforce_id}
         waiting = open_conflicts(target.row, sf_ids, set(items))
-        documents = self._retrying(lambda: self._current_documents(target, list(items)))
         updates: list[_Pending] = []
         creates: list[_Pending] = []
         deletes: list[tuple[str, Message]] = []
