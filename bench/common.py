@@ -28,7 +28,7 @@ def start_stack(name: str, seed_accounts: int) -> Stack:
     """Fresh services on free ports under bench/results/<name>-stack (reused seed if present)."""
     config = StackConfig(
         root=RESULTS / f"{name}-stack", kafka_port=free_port(), mongo_port=free_port(),
-        salesforce_port=free_port(), seed_accounts=seed_accounts, start_timeout=600,
+        salesforce_port=free_port(), salesforce_pubsub_port=free_port(), seed_accounts=seed_accounts, start_timeout=600,
     )
     stack = Stack(config)
     stack.start()

@@ -17,7 +17,3 @@ def ensure_collection(database: Database, collection: str, indexed_fields: list[
     for name in indexed_fields:
         target.create_index([(name, ASCENDING)], name=f"{name}_1")
 
-
-def enable_pre_images(database: Database, collection: str) -> None:
-    """Keep each document's last image on delete, so a delete still names its Salesforce Id."""
-    database.command("collMod", collection, changeStreamPreAndPostImages={"enabled": True})

@@ -21,7 +21,7 @@ from connectors.kafka.topics import ensure_topics
 from connectors.models import MongoCheckpoint, ObjectMapping, SyncError
 from connectors.mongo.changes import RESOLUTION, id_text, is_own_write, touched_fields
 from connectors.mongo.client import connect
-from connectors.mongo.setup import enable_pre_images, ensure_collection
+from connectors.mongo.setup import ensure_collection
 from connectors.wiring import mapping_spec
 from connectors.workers.lease import CaptureLease
 from connectors.workers.mongo_apply import business_references
@@ -67,7 +67,6 @@ class MongoCapture:
         self._client = connect(mapping.mongo.uri)
         database = self._client[mapping.mongo.database]
         ensure_collection(database, mapping.collection, business_references(self.spec))
-        enable_pre_images(database, mapping.collection)
         self._collection = database[mapping.collection]
         self._mapped = {f.mongo_field for f in self.spec.fields} | {RESOLUTION}
         self._producer = EventProducer(kafka)
@@ -98,8 +97,9 @@ class MongoCapture:
         return True
 
     def _open_stream(self) -> CollectionChangeStream:
-        options: dict[str, Any] = {"full_document": "updateLookup", "full_document_before_change": "whenAvailable",
-                                   "max_await_time_ms": 250}
+        # Neither `updateLookup` nor pre-images: sf-apply reads each document's current state
+        # anyway (see `SalesforceApply._apply_target`), and both cost the server on every change.
+        options: dict[str, Any] = {"max_await_time_ms": 250}
         if self._resume_token:
             options["resume_after"] = self._resume_token
         try:
@@ -162,16 +162,17 @@ class MongoCapture:
         if touched is not None and not touched & self._mapped:
             self.counters["unmapped_changes_skipped"] += 1
             return None
-        document = change.get("fullDocument") if operation != "delete" else change.get("fullDocumentBeforeChange")
-        if document is None:
-            if operation != "delete":
-                return None  # gone before we looked: its delete event follows
-            document = {"_id": change["documentKey"]["_id"]}
-        cluster_time = change["clusterTime"]
+        # Inserts and replaces carry the whole document; an update only what it set.
+        document = change.get("fullDocument") or {}
+        if operation == "update":
+            document = change.get("updateDescription", {}).get("updatedFields", {})
         fields = {}
-        if operation != "delete":
+        if operation in ("insert", "replace"):
             fields = {f.sf_field: _json_value(f.sf_field, f.sf_type, document.get(f.mongo_field))
                       for f in self.spec.fields if f.sf_writable and f.mongo_field in document}
+        elif operation == "update":
+            fields = self._updated_values(change)
+        cluster_time = change["clusterTime"]
         changed = sorted(fields) if touched is None else sorted(
             f.sf_field for f in self.spec.fields if f.mongo_field in touched and f.sf_writable
         )
@@ -180,14 +181,23 @@ class MongoCapture:
             source="mongodb",
             op="delete" if operation == "delete" else "upsert",
             object=self.spec.sf_object,
-            salesforce_id=document.get(self.spec.key_field),
-            mongo_id=id_text(document["_id"]),
+            salesforce_id=document.get(self.spec.key_field),  # sf-apply fills it in where absent
+            mongo_id=id_text(change["documentKey"]["_id"]),
             fields=fields,
             changed_fields=changed,
             source_version={"cluster_time": f"{cluster_time.time}.{cluster_time.inc}"},
             origin="mongodb",
             captured_at=_change_time(change).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         )
+
+    def _updated_values(self, change: dict[str, Any]) -> dict[str, Any]:
+        """The new values of the mapped top-level fields an update set (None for removed ones)."""
+        description = change.get("updateDescription", {})
+        updated = description.get("updatedFields", {})
+        removed = set(description.get("removedFields", []))
+        touched = [f for f in self.spec.fields if f.sf_writable and (f.mongo_field in updated or f.mongo_field in removed)]
+        return {f.sf_field: None if f.mongo_field in removed else _json_value(f.sf_field, f.sf_type, updated[f.mongo_field])
+                for f in touched}
 
     def _close_stream(self) -> None:
         if self._stream is not None:

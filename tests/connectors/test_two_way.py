@@ -220,6 +220,19 @@ def test_a_document_deleted_in_mongodb_deletes_the_salesforce_record(sf, mongo, 
     assert [r["IsDeleted"] for r in deleted] == [True], "in the recycle bin, so it can be undeleted"
 
 
+def test_a_document_born_in_mongodb_and_deleted_there_deletes_its_record(sf, mongo, all_workers):
+    # No pre-image names the deleted document's Salesforce Id: it is found by the external id.
+    backfilled(sf, mongo, all_workers)
+    inserted = mongo.accounts.insert_one({"name": "Short Lived Ltd"}).inserted_id
+    step_until(all_workers, lambda: (mongo.accounts.find_one({"_id": inserted}) or {}).get("sf_id"),
+               message="the Salesforce Id written back")
+    record_id = mongo.accounts.find_one({"_id": inserted})["sf_id"]
+    mongo.accounts.delete_one({"_id": inserted})
+    step_until(all_workers, lambda: sf.query(f"SELECT COUNT() FROM Account WHERE Id = '{record_id}'")
+               ["totalSize"] == 0, message="the Salesforce record deleted")
+    assert sf.query("SELECT COUNT() FROM Account WHERE Name = 'Short Lived Ltd'")["totalSize"] == 0
+
+
 def test_the_error_and_conflict_commands_list_and_settle_what_is_parked(sf, mongo, all_workers):
     from io import StringIO
 
