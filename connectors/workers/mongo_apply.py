@@ -16,6 +16,7 @@ from connectors.engine.plan import ConflictDraft, modstamp_of, plan_salesforce_u
 from connectors.kafka.config import salesforce_topic
 from connectors.models import Conflict, ObjectMapping, SyncError
 from connectors.mongo.changes import id_value
+from connectors.mongo.reads import find_in
 from connectors.mongo.setup import ensure_collection
 from connectors.mongo.writer import DocumentChange, WriteOutcome, insert_new, write_changes
 from connectors.timeline import Outcome
@@ -128,13 +129,12 @@ class MongoApply(ApplyWorker[_Target]):
         found by its `_id` when the change names it, else (a partial CDC update does not carry
         the external-id field) by the Salesforce Id it holds."""
         by_document_id = {document_id(target.spec, envelope): key for key, (envelope, _) in items.items()}
-        found = {by_document_id[d["_id"]]: d
-                 for d in target.collection.find({"_id": {"$in": list(by_document_id)}})}
+        found = {by_document_id[d["_id"]]: d for d in find_in(target.collection, "_id", list(by_document_id))}
         external_id = target.spec.sf_external_id_field
         missing = [key for key, (envelope, _) in items.items() if key not in found and external_id not in envelope.fields]
         if missing:
             key_field = target.spec.key_field
-            found.update({d[key_field]: d for d in target.collection.find({key_field: {"$in": missing}})})
+            found.update({d[key_field]: d for d in find_in(target.collection, key_field, missing)})
         return found
 
     def _write(self, target: _Target, changes: list[DocumentChange]) -> WriteOutcome:
