@@ -68,8 +68,9 @@ def test_a_person_resolves_a_conflict_and_both_sides_take_the_chosen_value(
     wait_for(lambda: salesforce_value(sf, record_id, "Name") == mongodb_side
              and mongo_value(mongo, record_id, "name") == mongodb_side,
              timeout=SYNC_TIMEOUT, message="the chosen value on both sides")
-    page.reload()
-    expect(page.locator("#applied-status")).to_contain_text("Both sides hold the chosen values")
+    # No reload: the resolved conflict's page watches the resolution land.
+    expect(page.locator("#applied-status")).to_contain_text("Both sides hold the chosen values",
+                                                            timeout=SYNC_TIMEOUT * 1000)
     shot("resolution-applied")
 
 

@@ -30,4 +30,20 @@
       if (radio) radio.checked = true;
     });
   }
+
+  // "Watch it applied": an element with data-watch="<ms>" re-reads itself from the page at that
+  // interval until the server renders it without data-watch (the work is done).
+  for (const watched of document.querySelectorAll("[data-watch]")) {
+    const every = Number(watched.dataset.watch) || 2000;
+    const check = async () => {
+      const response = await fetch(location.href, { headers: { "X-Requested-With": "fetch" } });
+      if (!response.ok) return;
+      const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById(watched.id);
+      if (!fresh) return;
+      watched.replaceChildren(...fresh.childNodes);
+      if (fresh.hasAttribute("data-watch")) setTimeout(check, every);
+      else watched.removeAttribute("data-watch");
+    };
+    setTimeout(check, every);
+  }
 })();
