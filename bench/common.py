@@ -40,13 +40,9 @@ def product_env(stack: Stack, workdir: Path, **extra: str) -> dict[str, str]:
     return {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
-        "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
+        **stack.connection_env(),
         "KAFKA_TOPIC_PREFIX": prefix,
-        "MONGODB_URI": stack.mongodb_uri,
         "MONGODB_DATABASE": prefix,
-        "SF_LOGIN_URL": stack.salesforce_url,
-        "SF_CA_BUNDLE": str(stack.salesforce_ca),
-        "SF_PUBSUB_ENDPOINT": stack.salesforce_pubsub_address,
         "LOG_LEVEL": "WARNING",
         **extra,
     }

@@ -82,6 +82,16 @@ class Stack:
         """CA pem to verify the emulator's TLS certificate with."""
         return services.salesforce_ca(self.config)
 
+    def connection_env(self) -> dict[str, str]:
+        """The environment variables the sync product reads to reach these services."""
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+            "MONGODB_URI": self.mongodb_uri,
+            "SF_LOGIN_URL": self.salesforce_url,
+            "SF_CA_BUNDLE": str(self.salesforce_ca),
+            "SF_PUBSUB_ENDPOINT": self.salesforce_pubsub_address,
+        }
+
     @property
     def processes(self) -> Mapping[str, ManagedProcess]:
         """Supervised children by name, in start order (read-only view)."""

@@ -57,14 +57,7 @@ def main() -> int:
         print(f"demo: {exc}", file=sys.stderr)
         return 1
     try:
-        env = {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
-            "MONGODB_URI": stack.mongodb_uri,
-            "SF_LOGIN_URL": stack.salesforce_url,
-            "SF_CA_BUNDLE": str(stack.salesforce_ca),
-            "SF_PUBSUB_ENDPOINT": stack.salesforce_pubsub_address,
-        }
+        env = {**os.environ, **stack.connection_env()}
         manage("migrate", "--noinput", env=env)
         print(manage("setupsync", "--capture", CAPTURE, "--relays", "/event/Order_Update__e", env=env).strip(),
               flush=True)

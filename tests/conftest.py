@@ -53,13 +53,9 @@ def sync_settings(settings, stack: Stack, unique: str):  # type: ignore[no-untyp
     """settings.SYNC pointing at the session's services, with names unique to this test."""
     settings.SYNC = {
         **settings.SYNC,
-        "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
+        **stack.connection_env(),  # the settings carry the names of the environment variables
         "KAFKA_TOPIC_PREFIX": unique,
-        "MONGODB_URI": stack.mongodb_uri,
         "MONGODB_DATABASE": unique,
-        "SF_LOGIN_URL": stack.salesforce_url,
-        "SF_CA_BUNDLE": str(stack.salesforce_ca),
-        "SF_PUBSUB_ENDPOINT": stack.salesforce_pubsub_address,
         "POLL_INTERVAL_SECONDS": 0.2,
     }
     return settings.SYNC

@@ -119,13 +119,9 @@ def product_env(stack: Stack, root: Path, prefix: str) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{root / 'db.sqlite3'}",
         "SECRET_KEY": uuid.uuid4().hex,
         "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-        "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
+        **stack.connection_env(),
         "KAFKA_TOPIC_PREFIX": prefix,
-        "MONGODB_URI": stack.mongodb_uri,
         "MONGODB_DATABASE": prefix,
-        "SF_LOGIN_URL": stack.salesforce_url,
-        "SF_CA_BUNDLE": str(stack.salesforce_ca),
-        "SF_PUBSUB_ENDPOINT": stack.salesforce_pubsub_address,
         "SYNC_POLL_INTERVAL_SECONDS": "0.2",
     }
 

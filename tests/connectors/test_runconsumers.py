@@ -44,12 +44,9 @@ def process_env(stack, unique, database_url) -> dict[str, str]:
     return {
         **os.environ,
         "DATABASE_URL": database_url,
-        "KAFKA_BOOTSTRAP_SERVERS": stack.kafka_bootstrap,
+        **stack.connection_env(),
         "KAFKA_TOPIC_PREFIX": unique,
-        "MONGODB_URI": stack.mongodb_uri,
         "MONGODB_DATABASE": unique,
-        "SF_LOGIN_URL": stack.salesforce_url,
-        "SF_CA_BUNDLE": str(stack.salesforce_ca),
         "SYNC_POLL_INTERVAL_SECONDS": "0.3",
         "PYTHONUNBUFFERED": "1",
     }
