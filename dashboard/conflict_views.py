@@ -19,13 +19,15 @@ from connectors.conflict_queue import ResolutionError
 from connectors.engine.conversion import ConversionError
 from connectors.engine.plan import mongo_values
 from connectors.kafka.producer import DeliveryFailed
-from connectors.models import Conflict, ObjectMapping
+from connectors.models import Conflict
 from connectors.mongo import meta
 from connectors.mongo.changes import id_value
 from connectors.mongo.client import MongoUnavailable, connect
 from connectors.wiring import mapping_spec
 from dashboard.access import staff_required
-from dashboard.queue_pages import back_to, page_of, query_without_page, selected_ids, timeline_url
+from dashboard.queue_pages import (
+    back_to, list_filters, mapping_names, page_of, query_without_page, selected_ids, timeline_url,
+)
 
 #: The console reads the current document while a person waits: give up quickly.
 MONGO_READ_TIMEOUT_MS = 1500
@@ -44,10 +46,7 @@ def record_key(conflict: Conflict) -> str:
 @staff_required
 def conflict_list(request: HttpRequest) -> HttpResponse:
     """Conflicts filtered by mapping, status, disputed field and record id, a page at a time."""
-    filters = {key: request.GET.get(key, "").strip() for key in ("mapping", "field", "q")}
-    status = request.GET.get("status", "open")
-    if status not in STATUS_FILTERS:
-        status = "open"
+    filters, status = list_filters(request, ("mapping", "field", "q"), STATUS_FILTERS)
     scope = Conflict.objects.select_related("mapping")
     if filters["mapping"]:
         scope = scope.filter(mapping__name=filters["mapping"])
@@ -55,7 +54,7 @@ def conflict_list(request: HttpRequest) -> HttpResponse:
     page = page_of(request, rows)
     return render(request, "dashboard/conflicts/list.html", {
         "page": page, "filters": filters, "status": status, "query": query_without_page(request),
-        "mappings": ObjectMapping.objects.order_by("name").values_list("name", flat=True),
+        "mappings": mapping_names(),
         "open_count": scope.filter(status=Conflict.Status.OPEN).count(),
         "resolved_count": scope.filter(status=Conflict.Status.RESOLVED).count(),
         "policies": POLICY_LABELS,

@@ -16,9 +16,11 @@ from django.views.decorators.http import require_POST
 from connectors import error_queue
 from connectors.error_queue import NotRetryable
 from connectors.kafka.producer import DeliveryFailed
-from connectors.models import ObjectMapping, SyncError
+from connectors.models import SyncError
 from dashboard.access import staff_required
-from dashboard.queue_pages import back_to, page_of, query_without_page, selected_ids, timeline_url
+from dashboard.queue_pages import (
+    back_to, list_filters, mapping_names, page_of, query_without_page, selected_ids, timeline_url,
+)
 
 STATUS_FILTERS = {"open": SyncError.Status.OPEN, "retried": SyncError.Status.RETRIED,
                   "discarded": SyncError.Status.DISCARDED, "all": None}
@@ -49,10 +51,7 @@ def error_row(error: SyncError) -> ErrorRow:
 @staff_required
 def error_list(request: HttpRequest) -> HttpResponse:
     """Errors filtered by mapping, stage, code and status (open by default), a page at a time."""
-    filters = {key: request.GET.get(key, "").strip() for key in ("mapping", "stage", "code")}
-    status = request.GET.get("status", "open")
-    if status not in STATUS_FILTERS:
-        status = "open"
+    filters, status = list_filters(request, ("mapping", "stage", "code"), STATUS_FILTERS)
     rows = SyncError.objects.select_related("mapping")
     if filters["mapping"]:
         rows = rows.filter(mapping__name=filters["mapping"])
@@ -66,7 +65,7 @@ def error_list(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/errors/list.html", {
         "page": page, "rows": [error_row(e) for e in page], "filters": filters, "status": status,
         "query": query_without_page(request),
-        "mappings": ObjectMapping.objects.order_by("name").values_list("name", flat=True),
+        "mappings": mapping_names(),
         "stages": SyncError.Stage.choices,
         "codes": SyncError.objects.exclude(code="").values_list("code", flat=True).order_by("code").distinct(),
         "open_count": SyncError.objects.filter(status=SyncError.Status.OPEN).count(),

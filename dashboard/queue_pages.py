@@ -2,13 +2,30 @@
 where to go back to after an action, and links to a record's timeline."""
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from connectors.models import ObjectMapping
+
 PAGE_SIZE = 50
+
+
+def list_filters(request: HttpRequest, names: tuple[str, ...], statuses: dict[str, Any]) -> tuple[dict[str, str], str]:
+    """The list page's text filters from the query string, and its status filter (`open` unless
+    the query names one of `statuses`)."""
+    filters = {key: request.GET.get(key, "").strip() for key in names}
+    status = request.GET.get("status", "open")
+    return filters, status if status in statuses else "open"
+
+
+def mapping_names() -> QuerySet:
+    """Every mapping's name, for the lists' mapping filter."""
+    return ObjectMapping.objects.order_by("name").values_list("name", flat=True)
 
 
 def page_of(request: HttpRequest, rows: QuerySet) -> Page:
