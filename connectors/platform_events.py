@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from simple_salesforce.exceptions import SalesforceError
 
 from connectors.models import SalesforceOrg
-from connectors.wiring import salesforce_client
+from connectors.wiring import shared_salesforce_client
 
 ORDER_UPDATE_EVENT = "Order_Update__e"
 ORDER_ID = re.compile(r"^801[0-9A-Za-z]{12}([0-9A-Za-z]{3})?$")
@@ -46,7 +46,7 @@ def default_org(name: str | None) -> SalesforceOrg:
 
 
 def publish_order_update(org: SalesforceOrg, order_id: str, status: str) -> Published:
-    client = salesforce_client(org, retry_for_seconds=30.0)
+    client = shared_salesforce_client(org)
     try:
         result = client.call(lambda sf: getattr(sf, ORDER_UPDATE_EVENT).create(
             {"Order_Id__c": order_id, "Status__c": status}))

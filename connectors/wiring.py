@@ -1,6 +1,8 @@
 """From connection and mapping rows to the plain settings the adapters take."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 from django.conf import settings
 
 from connectors.engine.mapping import MappingSpec, build_field_specs
@@ -46,6 +48,18 @@ def salesforce_client(org: SalesforceOrg, **kwargs: object) -> SalesforceClient:
 def pubsub_client(org: SalesforceOrg, salesforce: SalesforceClient) -> PubSubClient:
     """A Pub/Sub API client on the org's endpoint and CA bundle, authenticated by `salesforce`'s session."""
     return PubSubClient(org.pubsub_endpoint, pubsub_auth(salesforce), ca_bundle=org.ca_bundle)
+
+
+def shared_salesforce_client(org: SalesforceOrg) -> SalesforceClient:
+    """One logged-in client per org's credentials for the web process's requests, instead of a
+    login per request; changed credentials make a new one."""
+    return _shared_salesforce_client(salesforce_credentials(org), settings.SYNC["CLIENT_NAME"])
+
+
+@lru_cache(maxsize=16)
+def _shared_salesforce_client(credentials: SalesforceCredentials, client_name: str) -> SalesforceClient:
+    # Requests wait for a human: give up on an unreachable org within seconds, not minutes.
+    return SalesforceClient(credentials, client_name=client_name, retry_for_seconds=30.0)
 
 
 def mapping_spec(mapping: ObjectMapping) -> MappingSpec:
