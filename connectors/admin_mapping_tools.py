@@ -16,12 +16,9 @@ from django.urls import path, reverse
 
 from connectors import mongo_schema, schema_drift
 from connectors.describe_cache import DescribeUnavailable, describe_object
-from connectors.mapping_builder import ImportRow, add_field_mappings, import_rows
+from connectors.mapping_builder import ImportRow, add_field_mappings, import_rows, taken_mongo_names
 from connectors.models import FieldMapping, ObjectMapping, SchemaDrift
 from connectors.mongo.client import MongoUnavailable, connect
-
-#: MongoDB names the sync keeps for itself or that MongoDB refuses as a plain field name.
-RESERVED_NAMES = {"_id", "_sync"}
 
 
 class SchemaDriftFilter(admin.SimpleListFilter):
@@ -176,7 +173,7 @@ def _chosen_fields(request: HttpRequest, mapping: ObjectMapping, rows: list[Impo
                    ) -> tuple[dict[str, str], list[str]]:
     """The ticked fields with their MongoDB names, and what is wrong with them (one line each)."""
     by_name = {row.name: row for row in rows}
-    taken = set(mapping.fields.values_list("mongo_field", flat=True)) | RESERVED_NAMES | {mapping.key_field}
+    taken = taken_mongo_names(mapping)
     chosen: dict[str, str] = {}
     errors: list[str] = []
     for name in request.POST.getlist("import"):

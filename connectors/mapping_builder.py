@@ -9,9 +9,12 @@ from django.db import transaction
 from connectors.engine.conversion import resolve_conversion
 from connectors.engine.naming import SYNCABLE_TYPES, suggest_mongo_name
 from connectors.models import FieldMapping, KafkaCluster, MongoTarget, ObjectMapping, SalesforceOrg
+from connectors.mongo import meta
 
 #: Kept in the `_sync` metadata or the key field rather than as mapped fields.
 SYSTEM_FIELDS = {"Id", "IsDeleted", "SystemModstamp"}
+#: MongoDB names the sync keeps for itself or that MongoDB refuses as a plain field name.
+RESERVED_NAMES = {"_id", meta.SYNC}
 
 
 def syncable_fields(describe: dict[str, Any]) -> list[dict[str, Any]]:
@@ -28,9 +31,14 @@ def is_writable(field: dict[str, Any]) -> bool:
     return bool(field.get("createable") or field.get("updateable"))
 
 
+def taken_mongo_names(mapping: ObjectMapping) -> set[str]:
+    """MongoDB names a new field mapping of `mapping` cannot have."""
+    return set(mapping.fields.values_list("mongo_field", flat=True)) | RESERVED_NAMES | {mapping.key_field}
+
+
 def suggest_names(mapping: ObjectMapping, sf_fields: Iterable[str]) -> dict[str, str]:
     """A MongoDB name for each Salesforce field, clear of the mapping's names and of each other."""
-    taken = set(mapping.fields.values_list("mongo_field", flat=True)) | {mapping.key_field, "_id", "_sync"}
+    taken = taken_mongo_names(mapping)
     names: dict[str, str] = {}
     for sf_field in sf_fields:
         mongo_name = suggest_mongo_name(sf_field)

@@ -87,8 +87,7 @@ class EventBus:
             c.execute("CREATE INDEX IF NOT EXISTS event_bus_topic ON event_bus (topic, replay)")
         if store.get_meta(_CURSOR_KEY) is None:
             # Changes made before the bus existed (seeding, older runs) are history, not events.
-            last = store.read("SELECT COALESCE(MAX(seq), 0) FROM change_log")[0][0]
-            store.set_meta(_CURSOR_KEY, str(last))
+            store.set_meta(_CURSOR_KEY, str(self._last_log_seq()))
         if store.get_meta(_ENABLED_KEY) is None:
             store.set_meta(_ENABLED_KEY, json.dumps(list(DEFAULT_CDC_OBJECTS)))
 
@@ -109,8 +108,7 @@ class EventBus:
     def catch_up(self) -> None:
         """Turn committed change_log rows not yet seen into change events (cheap when there are none)."""
         cursor = int(self.store.get_meta(_CURSOR_KEY) or 0)
-        newest = self.store.read("SELECT COALESCE(MAX(seq), 0) FROM change_log")[0][0]
-        if newest <= cursor:
+        if self._last_log_seq() <= cursor:
             self._purge()
             return
         with self._lock, self.store.write() as c:
