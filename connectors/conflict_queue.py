@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from connectors.engine.canonical import canonical, to_salesforce_json
 from connectors.engine.conversion import ConversionError
-from connectors.engine.mapping import to_document
+from connectors.engine.mapping import MappingSpec, to_document
 from connectors.kafka.producer import EventProducer
 from connectors.models import Conflict
 from connectors.mongo.changes import RESOLUTION, id_value
@@ -35,10 +35,14 @@ def open_conflicts(mapping: str | None = None) -> QuerySet[Conflict]:
     return conflicts.filter(mapping__name=mapping) if mapping else conflicts
 
 
-def resolved_values(conflict: Conflict, take: dict[str, str] | None, values: dict[str, Any] | None) -> dict[str, Any]:
+def field_types(spec: MappingSpec) -> dict[str, str]:
+    """Each mapped Salesforce field's type, by name."""
+    return {f.sf_field: f.sf_type for f in spec.fields}
+
+
+def resolved_values(conflict: Conflict, types: dict[str, str], take: dict[str, str] | None,
+                    values: dict[str, Any] | None) -> dict[str, Any]:
     """The canonical value of every disputed field: given outright, or taken from a side."""
-    spec = mapping_spec(conflict.mapping)
-    types = {f.sf_field: f.sf_type for f in spec.fields}
     chosen: dict[str, Any] = {}
     for name in conflict.fields:
         if values and name in values:
@@ -61,10 +65,10 @@ def resolve(conflict: Conflict, take: dict[str, str] | None = None, values: dict
     """Settle an open conflict and apply the result to both sides. Raises ResolutionError."""
     if conflict.status != Conflict.Status.OPEN:
         raise ResolutionError(f"conflict {conflict.pk} is already {conflict.status}")
-    chosen = resolved_values(conflict, take, values)
     mapping = conflict.mapping
     spec = mapping_spec(mapping)
-    types = {f.sf_field: f.sf_type for f in spec.fields}
+    types = field_types(spec)
+    chosen = resolved_values(conflict, types, take, values)
     document = to_document(spec, {n: to_salesforce_json(n, types.get(n, "string"), v) for n, v in chosen.items()})
     client = connect(mapping.mongo.uri)
     try:

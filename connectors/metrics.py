@@ -8,18 +8,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from functools import cache
 from typing import Any
 
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
-from django.apps import apps
-from django.db.models import Model
 from django.utils import timezone as dj_timezone
 
 from connectors.engine.conversion import parse_sf_datetime
 from connectors.kafka.config import KafkaSettings, mongo_topic, salesforce_topic
-from connectors.models import CaptureCheckpoint, MongoCheckpoint, ObjectMapping, RecordEvent, WorkerStatus
+from connectors.models import (
+    CaptureCheckpoint,
+    MongoCheckpoint,
+    ObjectMapping,
+    RecordEvent,
+    ReplayCheckpoint,
+    WorkerStatus,
+)
 
 #: A worker whose heartbeat is older than this is taken for dead.
 HEARTBEAT_STALE_SECONDS = 15
@@ -129,17 +133,6 @@ def seconds_behind(mapping_id: int, direction: str, lag: int | None, now: dateti
     return max(0.0, (now - when).total_seconds()) if when else None
 
 
-@cache
-def cdc_checkpoint_model() -> type[Model] | None:
-    """The Pub/Sub (CDC) capture checkpoint, once that capture mode exists: a connectors model
-    with a `mapping` and a `replay_id`."""
-    for model in apps.get_app_config("connectors").get_models():
-        names = {f.name for f in model._meta.get_fields()}
-        if {"mapping", "replay_id"} <= names:
-            return model
-    return None
-
-
 @dataclass
 class Checkpoints:
     """Where each capture of a mapping resumes, and how many events each published in all."""
@@ -160,11 +153,8 @@ def checkpoints(mapping_ids: list[int]) -> dict[int, Checkpoints]:
     for pk, cluster_time, published in MongoCheckpoint.objects.filter(mapping_id__in=mapping_ids).values_list(
             "mapping_id", "cluster_time", "events_published"):
         found[pk].mongo_cluster_time, found[pk].mongo_published = cluster_time, published
-    cdc = cdc_checkpoint_model()
-    if cdc is not None:
-        counted = any(f.name == "events_published" for f in cdc._meta.get_fields())
-        columns = ["mapping_id", "replay_id"] + (["events_published"] if counted else [])
-        for pk, replay_id, *published in cdc._default_manager.filter(mapping_id__in=mapping_ids).values_list(*columns):
-            found[pk].cdc_replay_id = str(replay_id or "")
-            found[pk].sf_published += published[0] if published else 0  # CDC is Salesforce capture too
+    for pk, replay_id, published in ReplayCheckpoint.objects.filter(mapping_id__in=mapping_ids).values_list(
+            "mapping_id", "replay_id", "events_published"):
+        found[pk].cdc_replay_id = replay_id
+        found[pk].sf_published += published  # CDC is Salesforce capture too
     return found

@@ -174,7 +174,7 @@ def field_rows(conflict: Conflict, document: dict | None, posted: Any) -> list[F
 def posted_resolution(conflict: Conflict, post: Any) -> tuple[dict[str, str], dict[str, Any]]:
     """Per disputed field, the side taken or the value typed. A field left unanswered is left out,
     so that resolve() names it."""
-    types = {f.sf_field: f.sf_type for f in mapping_spec(conflict.mapping).fields}
+    types = conflict_queue.field_types(mapping_spec(conflict.mapping))
     take: dict[str, str] = {}
     values: dict[str, Any] = {}
     for name in conflict.fields:

@@ -27,9 +27,8 @@ class StatusCollector:
 
     def collect(self) -> Iterator[Metric]:
         rows = mapping_rows()
-        totals = checkpoints(list(ObjectMapping.objects.filter(name__in=[r.name for r in rows])
-                                  .values_list("pk", flat=True)))
         ids = dict(ObjectMapping.objects.values_list("name", "pk"))
+        totals = checkpoints([ids[r.name] for r in rows])
         events = CounterMetricFamily("sync_events", "Changes captured and published to Kafka, by direction.",
                                      labels=["mapping", "direction"])
         rate = _gauge("sync_events_per_second", "Changes captured per second over the last sample.", "direction")

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -120,17 +120,12 @@ def _needed_workers(mapping: ObjectMapping) -> dict[str, Callable[[str], bool]]:
 
 
 def mapping_rows() -> list[MappingOut]:
-    rows = list(
-        ObjectMapping.objects.select_related("kafka")
-        .annotate(
-            open_errors=Count("errors", filter=Q(errors__status=SyncError.Status.OPEN), distinct=True),
-            open_conflicts=Count("conflicts", filter=Q(conflicts__status=Conflict.Status.OPEN), distinct=True),
-            recent_errors=Count("errors", filter=Q(errors__created_at__gte=timezone.now() - RECENT_ERRORS),
-                                distinct=True),
-        )
-        .order_by("name")
-    )
+    rows = list(ObjectMapping.objects.select_related("kafka").order_by("name"))
     ids = [m.pk for m in rows]
+    # Counted one table at a time: annotating errors and conflicts together would join them.
+    open_errors = _per_mapping(SyncError.objects.filter(status=SyncError.Status.OPEN))
+    open_conflicts = _per_mapping(Conflict.objects.filter(status=Conflict.Status.OPEN))
+    recent_errors = _per_mapping(SyncError.objects.filter(created_at__gte=timezone.now() - RECENT_ERRORS))
     points = checkpoints(ids)
     samples = _latest_samples(ids)
     jobs = _latest_jobs()
@@ -139,7 +134,7 @@ def mapping_rows() -> list[MappingOut]:
     out = []
     for m in rows:
         point, sample = points[m.pk], samples.get(m.pk)
-        state, reason = _state(m, workers, m.recent_errors, sample)
+        state, reason = _state(m, workers, recent_errors.get(m.pk, 0), sample)
         figures = _figures(sample)
         out.append(MappingOut(
             name=m.name, sf_object=m.sf_object, collection=m.collection, direction=m.direction,
@@ -148,12 +143,17 @@ def mapping_rows() -> list[MappingOut]:
             state=state, state_reason=reason, checkpoint_modstamp=point.sf_modstamp,
             mongo_resume_point=point.mongo_cluster_time, cdc_replay_id=point.cdc_replay_id,
             events_published=point.sf_published + point.mongo_published, **figures,
-            open_errors=m.open_errors, open_conflicts=m.open_conflicts,
+            open_errors=open_errors.get(m.pk, 0), open_conflicts=open_conflicts.get(m.pk, 0),
             open_drift=drift.get(m.pk, 0) if drift is not None else None,
             errors_url=_url("errors", f"?mapping={m.name}"), conflicts_url=_url("conflicts", f"?mapping={m.name}"),
             jobs=jobs.get(m.pk, []),
         ))
     return out
+
+
+def _per_mapping(rows: QuerySet) -> dict[int, int]:
+    """How many of `rows` each mapping has, by mapping id (mappings with none are left out)."""
+    return dict(rows.order_by().values("mapping_id").annotate(n=Count("id")).values_list("mapping_id", "n"))
 
 
 def _figures(sample: MetricSample | None) -> dict[str, object]:

@@ -1,6 +1,8 @@
 """MongoDB client construction and the one-line "unreachable" message."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
@@ -22,3 +24,10 @@ def connect(uri: str, timeout_ms: int = 5000) -> MongoClient:
             f"the MongoDB connection in the admin ({type(exc).__name__})"
         ) from exc
     return client
+
+
+@lru_cache(maxsize=None)
+def shared_client(uri: str) -> MongoClient:
+    """One client per URI for the web process's requests: a MongoClient is a connection pool,
+    meant to be made once and shared, not made (and pinged) per request."""
+    return connect(uri)

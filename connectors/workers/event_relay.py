@@ -82,15 +82,14 @@ class RelayCapture:
             values = self.pubsub.get_schema(received.event.schema_id).decode(received.event.payload)
             message = {
                 "version": RELAY_MESSAGE_VERSION, "relay": self.relay.name, "channel": self.relay.channel,
-                "replay_id": received.replay_id.hex() if isinstance(received.replay_id, bytes) else received.replay_id,
+                "replay_id": _json_safe(received.replay_id),
                 "event_uuid": values.get("EventUuid") or received.event.id,
                 "received_at": received_at,
                 "event": {name: _json_safe(value) for name, value in values.items()},
             }
             self._producer.send(self.topic, self.relay.channel, json.dumps(message).encode())
         self._producer.confirm()
-        last = batch.events[-1].replay_id
-        self._replay_id = last.hex() if isinstance(last, bytes) else last
+        self._replay_id = _json_safe(batch.events[-1].replay_id)
         EventRelay.objects.filter(pk=self.relay.pk).update(
             replay_id=self._replay_id, events_relayed=F("events_relayed") + len(batch.events),
             last_event_at=datetime.now(timezone.utc),

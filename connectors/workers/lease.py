@@ -1,6 +1,7 @@
 """A renewable lease on a checkpoint row, so each capture runs in exactly one process."""
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from django.db.models import Model, Q
@@ -17,18 +18,24 @@ class CaptureLease:
         self.checkpoint_id = checkpoint_id
         self.owner = owner
         self.ttl = ttl
+        self._renewed_at: float | None = None  # monotonic time of our last successful take or renewal
 
     def hold(self) -> bool:
         """Take or renew the lease; True if we hold it. One conditional UPDATE: exactly one
-        process can win a free or expired lease."""
+        process can win a free or expired lease. Workers call this every step, so a lease
+        renewed less than a third of its ttl ago is still ours without asking the database."""
+        if self._renewed_at is not None and time.monotonic() - self._renewed_at < self.ttl.total_seconds() / 3:
+            return True
         now = timezone.now()
         claimable = Q(lease_owner=self.owner) | Q(lease_owner="") | Q(lease_expires__lt=now)
         updated = self.model.objects.filter(Q(pk=self.checkpoint_id) & claimable).update(
             lease_owner=self.owner, lease_expires=now + self.ttl
         )
+        self._renewed_at = time.monotonic() if updated == 1 else None
         return updated == 1
 
     def release(self) -> None:
+        self._renewed_at = None
         self.model.objects.filter(pk=self.checkpoint_id, lease_owner=self.owner).update(
             lease_owner="", lease_expires=None
         )

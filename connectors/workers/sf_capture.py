@@ -4,8 +4,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from datetime import timedelta
-from typing import Any, Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Any, Callable, Iterable, Iterator
 
 from django.db.models import F
 from simple_salesforce.exceptions import SalesforceMalformedRequest
@@ -26,6 +26,33 @@ log = logging.getLogger(__name__)
 
 #: Called as progress(mapping_name, records_done, records_total) during a backfill.
 ProgressCallback = Callable[[str, int, int], None]
+
+
+def salesforce_envelope(mapping: ObjectMapping, record_id: str, op: str, fields: dict[str, Any], stamp: datetime,
+                        replay_id: str | None = None) -> events.ChangeEnvelope:
+    """A Salesforce change of one record, versioned by its SystemModstamp (and CDC replay id)."""
+    version = {"system_modstamp": format_sf_datetime(stamp)}
+    if replay_id:
+        version["replay_id"] = replay_id
+    return events.ChangeEnvelope(
+        mapping=mapping.name,
+        source="salesforce",
+        op=op,  # type: ignore[arg-type]
+        object=mapping.sf_object,
+        salesforce_id=record_id,
+        fields=fields,
+        changed_fields=list(fields),
+        source_version=version,
+        origin="salesforce",
+    )
+
+
+def record_envelope(mapping: ObjectMapping, field_names: Iterable[str], record: dict[str, Any],
+                    replay_id: str | None = None) -> events.ChangeEnvelope:
+    """The whole state of a record read over REST (deleted ones, from queryAll, as a delete)."""
+    values = {name: record.get(name) for name in field_names}
+    return salesforce_envelope(mapping, record["Id"], "delete" if record.get("IsDeleted") else "upsert", values,
+                               parse_sf_datetime(record["SystemModstamp"]), replay_id)
 
 
 class SalesforceCapture:
@@ -141,7 +168,7 @@ class SalesforceCapture:
             modstamp = parse_sf_datetime(record["SystemModstamp"])
             if not self._window.is_new(record["Id"], modstamp):
                 continue
-            envelope = self._envelope(record)
+            envelope = record_envelope(self.mapping, self._fields, record)
             self._producer.send(self.topic, envelope.key, events.encode(envelope))
             sent.append((record["Id"], modstamp))
         if sent:
@@ -161,20 +188,6 @@ class SalesforceCapture:
             self._progress(self.mapping.name, self._done_in_poll, page.total_size)
         log.debug("%s: page of %d, %d published in %.3f s", self.name, len(page.records), len(sent),
                   time.monotonic() - started)
-
-    def _envelope(self, record: dict[str, Any]) -> events.ChangeEnvelope:
-        values = {name: record.get(name) for name in self._fields}
-        return events.ChangeEnvelope(
-            mapping=self.mapping.name,
-            source="salesforce",
-            op="delete" if record.get("IsDeleted") else "upsert",
-            object=self.mapping.sf_object,
-            salesforce_id=record["Id"],
-            fields=values,
-            changed_fields=list(values),
-            source_version={"system_modstamp": format_sf_datetime(parse_sf_datetime(record["SystemModstamp"]))},
-            origin="salesforce",
-        )
 
     def close(self) -> None:
         self._producer.close()

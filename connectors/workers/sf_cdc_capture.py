@@ -25,7 +25,7 @@ from typing import Any, Iterator
 from django.db.models import F
 
 from connectors import events
-from connectors.engine.conversion import format_sf_datetime, parse_sf_datetime
+from connectors.engine.conversion import format_sf_datetime
 from connectors.kafka.config import KafkaSettings, salesforce_topic
 from connectors.kafka.producer import EventProducer
 from connectors.kafka.topics import ensure_topics
@@ -44,6 +44,7 @@ from connectors.salesforce.pubsub.client import (
 )
 from connectors.workers.lease import CaptureLease
 from connectors.workers.pause import RECHECK_SECONDS, PausedMappings
+from connectors.workers.sf_capture import record_envelope, salesforce_envelope
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +174,7 @@ class SalesforceCdcCapture:
         for change in cdc.commit_order(changes):
             if not change.is_overflow:
                 self._publish_change(change)
-        sent = self._confirm()
+        sent = self._producer.confirm()
         if overflow is None:
             self._checkpoint(changes[-1].replay_id, sent)
             return True
@@ -213,32 +214,12 @@ class SalesforceCdcCapture:
     def _send_all(self, change: cdc.RecordChange, op: str, values: dict[str, Any]) -> int:
         for record_id in change.header.record_ids:
             fields = {**values, "Id": record_id} if "Id" in self._fields and op != "delete" else values
-            self._send(self._envelope(record_id, op, fields, change.header.commit_timestamp, change.replay_id))
+            self._send(salesforce_envelope(self.mapping, record_id, op, fields, change.header.commit_timestamp,
+                                           change.replay_id))
         return len(change.header.record_ids)
-
-    def _envelope(self, record_id: str, op: str, fields: dict[str, Any], stamp: datetime,
-                  replay_id: str | None) -> events.ChangeEnvelope:
-        version = {"system_modstamp": format_sf_datetime(stamp)}
-        if replay_id:
-            version["replay_id"] = replay_id
-        return events.ChangeEnvelope(
-            mapping=self.mapping.name,
-            source="salesforce",
-            op=op,  # type: ignore[arg-type]
-            object=self.mapping.sf_object,
-            salesforce_id=record_id,
-            fields=fields,
-            changed_fields=list(fields),
-            source_version=version,
-            origin="salesforce",
-        )
 
     def _send(self, envelope: events.ChangeEnvelope) -> None:
         self._producer.send(self.kafka_topic, envelope.key, events.encode(envelope))
-
-    def _confirm(self) -> int:
-        """Wait for Kafka to acknowledge everything queued; 0 when nothing was."""
-        return self._producer.confirm()
 
     def _checkpoint(self, replay_id: str, published: int) -> None:
         ReplayCheckpoint.objects.filter(pk=self._checkpoint_id).update(
@@ -255,12 +236,6 @@ class SalesforceCdcCapture:
 
     # -- re-reads over REST ---------------------------------------------------------------
 
-    def _record_envelope(self, record: dict[str, Any], replay_id: str | None) -> events.ChangeEnvelope:
-        values = {name: record.get(name) for name in self._fields}
-        stamp = parse_sf_datetime(record["SystemModstamp"])
-        return self._envelope(record["Id"], "delete" if record.get("IsDeleted") else "upsert", values, stamp,
-                              replay_id)
-
     def _reread_records(self, record_ids: list[str], change: cdc.RecordChange) -> int:
         """Publish the current state of these records (a delete for any no longer there at all)."""
         found: set[str] = set()
@@ -269,10 +244,11 @@ class SalesforceCdcCapture:
             for page in self.client.query_pages(soql, include_deleted=True):
                 for record in page.records:
                     found.add(record["Id"])
-                    self._send(self._record_envelope(record, change.replay_id))
+                    self._send(record_envelope(self.mapping, self._fields, record, change.replay_id))
         for record_id in record_ids:
             if record_id not in found:  # purged from the recycle bin: gone for good
-                self._send(self._envelope(record_id, "delete", {}, change.header.commit_timestamp, change.replay_id))
+                self._send(salesforce_envelope(self.mapping, record_id, "delete", {}, change.header.commit_timestamp,
+                                               change.replay_id))
         return len(record_ids)
 
     def _take_backfill_request(self) -> None:
@@ -303,8 +279,8 @@ class SalesforceCdcCapture:
             log.info("%s: re-read done (%s)", self.name, done.reason)
             return True
         for record in page.records:
-            self._send(self._record_envelope(record, None))
-        self._count_published(self._confirm())
+            self._send(record_envelope(self.mapping, self._fields, record))
+        self._count_published(self._producer.confirm())
         self.counters["records_reread"] += len(page.records)
         return True
 

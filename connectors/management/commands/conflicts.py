@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from connectors import conflict_queue
+from connectors.management.queue_commands import chosen, write_list
 from connectors.models import Conflict
 
 
@@ -25,29 +26,29 @@ class Command(BaseCommand):
     def handle(self, *args: Any, action: str, ids: list[int], **options: Any) -> None:
         open_ones = conflict_queue.open_conflicts(options["mapping"])
         if action == "list":
-            for c in open_ones:
-                self.stdout.write(f"{c.pk:>6}  {c.created_at:%Y-%m-%d %H:%M:%S}  {c.mapping.name:<14} "
-                                  f"{c.salesforce_id or c.mongo_id:<20} {', '.join(c.fields)}")
-            self.stdout.write(f"{open_ones.count()} open")
+            write_list(self.stdout, open_ones, _line)
             return
-        chosen = list(open_ones if options["all"] else Conflict.objects.filter(pk__in=ids))
-        if not chosen:
-            raise CommandError("name the conflicts by id, or pass --all")
+        conflicts = chosen(open_ones, ids, options["all"], "conflicts")
         if action == "show":
-            for c in chosen:
+            for c in conflicts:
                 self.stdout.write(f"conflict {c.pk} [{c.status}] {c.mapping.name} {c.salesforce_id} / {c.mongo_id}")
                 for name in c.fields:
                     self.stdout.write(f"  {name}: base={c.base_values.get(name)!r} salesforce="
                                       f"{c.salesforce_values.get(name)!r} mongodb={c.mongo_values.get(name)!r}")
             return
         values = dict(_parse_assignment(a) for a in options["set"])
-        for c in chosen:
+        for c in conflicts:
             take = {name: options["take"] for name in c.fields} if options["take"] else None
             try:
                 conflict_queue.resolve(c, take=take, values=values or None, by="manage.py conflicts")
             except conflict_queue.ResolutionError as exc:
                 raise CommandError(f"conflict {c.pk}: {exc}") from None
             self.stdout.write(f"resolved {c.pk}")
+
+
+def _line(c: Conflict) -> str:
+    return (f"{c.pk:>6}  {c.created_at:%Y-%m-%d %H:%M:%S}  {c.mapping.name:<14} "
+            f"{c.salesforce_id or c.mongo_id:<20} {', '.join(c.fields)}")
 
 
 def _parse_assignment(text: str) -> tuple[str, Any]:

@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from connectors import error_queue
+from connectors.management.queue_commands import chosen, write_list
 from connectors.models import SyncError
 
 
@@ -22,23 +23,23 @@ class Command(BaseCommand):
     def handle(self, *args: Any, action: str, ids: list[int], **options: Any) -> None:
         errors = error_queue.open_errors(options["mapping"], options["stage"])
         if action == "list":
-            for e in errors:
-                self.stdout.write(f"{e.pk:>6}  {e.created_at:%Y-%m-%d %H:%M:%S}  {e.mapping.name if e.mapping else '-':<14}"
-                                  f" {e.stage:<16} {e.code:<34} {e.record_key:<20} {e.message[:80]}")
-            self.stdout.write(f"{errors.count()} open")
+            write_list(self.stdout, errors, _line)
             return
-        chosen = list(errors if options["all"] else SyncError.objects.filter(pk__in=ids))
-        if not chosen:
-            raise CommandError("name the errors by id, or pass --all")
+        selected = chosen(errors, ids, options["all"], "errors")
         if action == "show":
-            for e in chosen:
+            for e in selected:
                 self.stdout.write(f"error {e.pk} [{e.status}] {e.stage} {e.code}\n  record: {e.record_key}\n"
                                   f"  from: {e.topic}[{e.partition}]@{e.offset}\n  message: {e.message}\n"
                                   f"  payload: {e.payload}")
         elif action == "retry":
             try:
-                self.stdout.write(f"retried {error_queue.retry(chosen)}")
+                self.stdout.write(f"retried {error_queue.retry(selected)}")
             except error_queue.NotRetryable as exc:
                 raise CommandError(str(exc)) from None
         else:
-            self.stdout.write(f"discarded {error_queue.discard(chosen)}")
+            self.stdout.write(f"discarded {error_queue.discard(selected)}")
+
+
+def _line(e: SyncError) -> str:
+    return (f"{e.pk:>6}  {e.created_at:%Y-%m-%d %H:%M:%S}  {e.mapping.name if e.mapping else '-':<14}"
+            f" {e.stage:<16} {e.code:<34} {e.record_key:<20} {e.message[:80]}")
