@@ -19,7 +19,7 @@ from connectors.engine.mapping import MappingSpec, to_document
 from connectors.kafka.producer import EventProducer
 from connectors.models import Conflict
 from connectors.mongo.changes import RESOLUTION, id_value
-from connectors.mongo.client import connect
+from connectors.mongo.client import shared_client
 from connectors.timeline import record_resolution
 from connectors.wiring import kafka_settings, mapping_spec
 
@@ -70,13 +70,9 @@ def resolve(conflict: Conflict, take: dict[str, str] | None = None, values: dict
     types = field_types(spec)
     chosen = resolved_values(conflict, types, take, values)
     document = to_document(spec, {n: to_salesforce_json(n, types.get(n, "string"), v) for n, v in chosen.items()})
-    client = connect(mapping.mongo.uri)
-    try:
-        collection = client[mapping.mongo.database][mapping.collection]
-        document_id = id_value(conflict.mongo_id) if conflict.mongo_id else conflict.salesforce_id
-        collection.update_one({"_id": document_id}, {"$set": {**document, RESOLUTION: conflict.pk}})
-    finally:
-        client.close()
+    collection = shared_client(mapping.mongo.uri)[mapping.mongo.database][mapping.collection]
+    document_id = id_value(conflict.mongo_id) if conflict.mongo_id else conflict.salesforce_id
+    collection.update_one({"_id": document_id}, {"$set": {**document, RESOLUTION: conflict.pk}})
     with transaction.atomic():
         conflict.status = Conflict.Status.RESOLVED
         conflict.resolution = chosen

@@ -15,7 +15,7 @@ from ninja.errors import ValidationError
 
 from connectors import records, timeline
 from connectors.models import ObjectMapping
-from connectors.mongo.client import connect
+from connectors.mongo.client import shared_client
 from connectors.wiring import mapping_spec
 from dashboard.schemas import Message
 
@@ -51,14 +51,7 @@ class _Records:
     def __init__(self, name: str) -> None:
         self.mapping = get_object_or_404(ObjectMapping.objects.select_related("mongo"), name=name)
         self.spec = mapping_spec(self.mapping)
-        self._client = connect(self.mapping.mongo.uri)
-        self.collection = self._client[self.mapping.mongo.database][self.mapping.collection]
-
-    def __enter__(self) -> _Records:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._client.close()
+        self.collection = shared_client(self.mapping.mongo.uri)[self.mapping.mongo.database][self.mapping.collection]
 
     def check_writable(self) -> None:
         records.writable(self.spec, self.mapping.direction != ObjectMapping.Direction.SF_TO_MONGO)
@@ -81,49 +74,49 @@ def list_records(request: HttpRequest, name: str, limit: int = 50, offset: int =
     """Records in `_id` order. Any other query parameter named after a mapped MongoDB field (or the
     Salesforce Id field) filters on equality, e.g. `?industry=Energy`."""
     query = {k: v for k, v in request.GET.items() if k not in ("limit", "offset")}
-    with _Records(name) as target:
-        try:
-            page = records.list_records(target.collection, target.spec, query, limit, max(offset, 0))
-        except records.RecordError as exc:
-            raise _invalid(exc, "query") from exc
+    target = _Records(name)
+    try:
+        page = records.list_records(target.collection, target.spec, query, limit, max(offset, 0))
+    except records.RecordError as exc:
+        raise _invalid(exc, "query") from exc
     return RecordPage(total=page.total, limit=min(limit, records.MAX_PAGE), offset=offset, items=page.items)
 
 
 @router.get("/mappings/{name}/records/{record_id}", response={200: dict[str, Any], 404: Message})
 def get_record(request: HttpRequest, name: str, record_id: str) -> Any:
-    with _Records(name) as target:
-        found = records.get_record(target.collection, target.spec, record_id)
+    target = _Records(name)
+    found = records.get_record(target.collection, target.spec, record_id)
     return found if found is not None else Status(404, Message(detail=f"no record {record_id} in {name}"))
 
 
 @router.post("/mappings/{name}/records", response={201: dict[str, Any], 409: Message})
 def create_record(request: HttpRequest, name: str, payload: dict[str, Any] = Body(...)) -> Any:
     """Insert a document; the sync creates the Salesforce record and writes its Id back."""
-    with _Records(name) as target:
-        target.check_writable()
-        try:
-            return Status(201, records.create_record(target.collection, target.spec, payload))
-        except records.RecordError as exc:
-            raise _invalid(exc, "body") from exc
+    target = _Records(name)
+    target.check_writable()
+    try:
+        return Status(201, records.create_record(target.collection, target.spec, payload))
+    except records.RecordError as exc:
+        raise _invalid(exc, "body") from exc
 
 
 @router.patch("/mappings/{name}/records/{record_id}", response={200: dict[str, Any], 404: Message, 409: Message})
 def update_record(request: HttpRequest, name: str, record_id: str, payload: dict[str, Any] = Body(...)) -> Any:
     """Set the given fields; the others are left as they are."""
-    with _Records(name) as target:
-        target.check_writable()
-        try:
-            found = records.update_record(target.collection, target.spec, record_id, payload)
-        except records.RecordError as exc:
-            raise _invalid(exc, "body") from exc
+    target = _Records(name)
+    target.check_writable()
+    try:
+        found = records.update_record(target.collection, target.spec, record_id, payload)
+    except records.RecordError as exc:
+        raise _invalid(exc, "body") from exc
     return found if found is not None else Status(404, Message(detail=f"no record {record_id} in {name}"))
 
 
 @router.delete("/mappings/{name}/records/{record_id}", response={204: None, 404: Message, 409: Message})
 def delete_record(request: HttpRequest, name: str, record_id: str) -> Any:
-    with _Records(name) as target:
-        target.check_writable()
-        deleted = records.delete_record(target.collection, record_id)
+    target = _Records(name)
+    target.check_writable()
+    deleted = records.delete_record(target.collection, record_id)
     return Status(204, None) if deleted else Status(404, Message(detail=f"no record {record_id} in {name}"))
 
 
