@@ -64,9 +64,18 @@ class TimelineBatch:
             detail,
         ))
 
-    def flush(self) -> None:
-        if self._rows:
-            _insert(self._rows)
+    def detach(self) -> list[tuple[Any, ...]]:
+        """Take the lines out, to be written later by `flush(lines)` (sf-apply settles a batch
+        after the next one has started collecting its own)."""
+        lines, self._rows = self._rows, []
+        return lines
+
+    def flush(self, lines: list[tuple[Any, ...]] | None = None) -> None:
+        """Write these detached lines, or the batch's own."""
+        rows = self._rows if lines is None else lines
+        if rows:
+            _insert(rows)
+        if lines is None:
             self._rows = []
         if time.monotonic() - self._pruned_at > PRUNE_EVERY_SECONDS:
             prune()

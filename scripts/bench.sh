@@ -7,3 +7,5 @@ source scripts/venv.sh
 "$VENV/bin/python" bench/latency.py --rate 50 --seconds "${BENCH_LATENCY_SECONDS:-60}"
 "$VENV/bin/python" bench/latency.py --rate 50 --seconds "${BENCH_LATENCY_SECONDS:-60}" --capture cdc
 "$VENV/bin/python" bench/writeback.py --records 10000 --soak-minutes "${BENCH_SOAK_MINUTES:-10}"
+# The same write-back with a real org's pace: ~300 ms per 200-record call (the emulator answers in ms).
+"$VENV/bin/python" bench/writeback.py --records 10000 --soak-minutes 0 --salesforce-latency-ms 300

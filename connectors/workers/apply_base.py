@@ -22,7 +22,6 @@ from connectors.workers.pause import PausedMappings
 from connectors.workers.retry import retry_mongo
 
 
-
 class MappingTarget(Protocol):
     row: ObjectMapping
 
@@ -91,13 +90,17 @@ class ApplyWorker(Generic[TargetT]):
             for target_name, items in self._decode(messages).items():
                 self._apply_target(self._targets[target_name], items)
             self._dlq.confirm()
-            self.timeline.flush()
-            self._consumer.commit(messages)
+            self._complete(messages)
         except BaseException:
             self.timeline.discard()
             self._consumer.rewind(messages)
             raise
         self.counters["messages"] += len(messages)
+
+    def _complete(self, messages: list[Message]) -> None:
+        """Make an applied batch permanent: its timeline lines, then its offsets."""
+        self.timeline.flush()
+        self._consumer.commit(messages)
 
     def _decode(self, messages: list[Message]) -> dict[str, Batch]:
         """Envelopes by mapping, compacted to the last change per record: a batch keeps

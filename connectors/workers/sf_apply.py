@@ -1,4 +1,5 @@
-"""Salesforce apply: Kafka batches of MongoDB changes -> sObject Collections writes -> write-back -> commit.
+"""Salesforce apply: Kafka batches of MongoDB changes -> sObject Collections writes -> write-back -> commit
+(the write-back and commit overlap the next batch's Salesforce calls: `write_back.py`).
 
 For each changed document the current values are read from MongoDB and compared with
 the last synced values kept in its `_sync.base`: only fields that really changed are
@@ -40,6 +41,7 @@ from connectors.wiring import mapping_spec, salesforce_client
 from connectors.workers.apply_base import ApplyWorker, Batch
 from connectors.workers.conflict_gate import hold, open_conflicts
 from connectors.workers.errors import park_message
+from connectors.workers.write_back import WriteBackPipeline
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,7 @@ class SalesforceApply(ApplyWorker[_Target]):
         self._paused_until = 0.0
         self._paused_writer: SalesforceWriter | None = None
         super().__init__(cluster, batch_size, should_stop)
+        self._write_backs = WriteBackPipeline(self._consumer, self.timeline, self.name)
 
     @property
     def paused(self) -> bool:
@@ -109,6 +112,7 @@ class SalesforceApply(ApplyWorker[_Target]):
             return False
         messages = self._consumer.poll_batch(self.batch_size, timeout=0.25)
         if not messages:
+            self._write_backs.settle_or_rewind()  # nothing follows: commit the last batch now
             return False
         try:
             self._apply_or_rewind(messages)
@@ -116,6 +120,22 @@ class SalesforceApply(ApplyWorker[_Target]):
             self._pause(exc)
             return False
         return True
+
+    def _apply_or_rewind(self, messages: list[Message]) -> None:
+        try:
+            super()._apply_or_rewind(messages)
+        except BaseException:
+            # This batch is rewound; the one before it is kept if its write-back landed.
+            self._write_backs.abandon_current()
+            try:
+                self._write_backs.settle_or_rewind()
+            except BaseException as exc:
+                log.warning("%s: the previous batch's write-back failed too and is redone: %s", self.name, exc)
+            raise
+
+    def _complete(self, messages: list[Message]) -> None:
+        # Committed once the write-back landed, while the next batch's Salesforce calls run.
+        self._write_backs.hand_over(messages)
 
     def _pause(self, reason: ApiLimitReached) -> None:
         self._paused_writer = next(iter(self._writers.values()), None)
@@ -147,6 +167,7 @@ class SalesforceApply(ApplyWorker[_Target]):
 
     def _apply_target(self, target: _Target, items: Batch) -> None:
         spec = target.spec
+        self._write_backs.before_reading(items)
         documents = self._retrying(lambda: self._current_documents(target, list(items)))
         for mongo_id, (envelope, _) in items.items():
             if not envelope.salesforce_id and documents.get(mongo_id, {}).get(spec.key_field):
@@ -194,6 +215,10 @@ class SalesforceApply(ApplyWorker[_Target]):
             self._record_results(target, creates, results)
         if deletes:
             self._record_deletes(target, deletes, target.writer.delete([e.salesforce_id for e, _ in deletes]))
+
+    def close(self) -> None:
+        self._write_backs.close()  # before the consumer closes: it commits the last batch
+        super().close()
 
     def _name_deleted_records(self, target: _Target, items: Batch) -> None:
         """Fill in the Salesforce Id of deleted documents: capture keeps no pre-images (they cost
@@ -261,7 +286,9 @@ class SalesforceApply(ApplyWorker[_Target]):
                               salesforce_id=result.id, detail="created in Salesforce" if result.created else "")
             self.counters["salesforce_created" if result.created else "salesforce_updated"] += 1
         if write_back:
-            self._retrying(lambda: target.collection.bulk_write(write_back, ordered=False))
+            def write() -> None:
+                self._retrying(lambda: target.collection.bulk_write(write_back, ordered=False))
+            self._write_backs.submit(write, (str(p.document["_id"]) for p in pendings))
 
     def _park_rejected(self, target: _Target, pending: _Pending, result: RecordResult) -> None:
         fields = f" (fields: {', '.join(result.fields)})" if result.fields else ""
