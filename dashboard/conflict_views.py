@@ -26,7 +26,7 @@ from connectors.mongo.client import MongoUnavailable, connect
 from connectors.wiring import mapping_spec
 from dashboard.access import staff_required
 from dashboard.queue_pages import (
-    back_to, list_filters, mapping_names, page_of, query_without_page, selected_ids, timeline_url,
+    back_to, list_filters, mapping_names, page_of, plural, query_without_page, selected_ids, timeline_url,
 )
 
 #: The console reads the current document while a person waits: give up quickly.
@@ -228,7 +228,3 @@ def applied_state(conflict: Conflict, document: dict | None) -> dict[str, bool]:
     synced = meta.sync_state(document).get("base") or {}
     in_mongodb = all(current.get(name) == value for name, value in chosen.items())
     return {"mongodb": in_mongodb, "both": in_mongodb and all(synced.get(n) == v for n, v in chosen.items())}
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"

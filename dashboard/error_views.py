@@ -19,7 +19,7 @@ from connectors.kafka.producer import DeliveryFailed
 from connectors.models import SyncError
 from dashboard.access import staff_required
 from dashboard.queue_pages import (
-    back_to, list_filters, mapping_names, page_of, query_without_page, selected_ids, timeline_url,
+    back_to, list_filters, mapping_names, page_of, plural, query_without_page, selected_ids, timeline_url,
 )
 
 STATUS_FILTERS = {"open": SyncError.Status.OPEN, "retried": SyncError.Status.RETRIED,
@@ -122,23 +122,19 @@ def retry(request: HttpRequest, errors: list[SyncError]) -> None:
         return
     if sent:
         topics = ", ".join(sorted({e.topic for e in errors if e.status == SyncError.Status.OPEN}))
-        messages.success(request, f"Retried {plural(sent)}: sent back to {topics}, to be applied again.")
+        messages.success(request, f"Retried {plural(sent, 'error')}: sent back to {topics}, to be applied again.")
     else:
         messages.warning(request, "Nothing retried: only open errors can be retried.")
     skipped = len(errors) - sent
     if sent and skipped:
-        messages.warning(request, f"{plural(skipped)} skipped: not open.")
+        messages.warning(request, f"{plural(skipped, 'error')} skipped: not open.")
 
 
 def discard(request: HttpRequest, errors: list[SyncError]) -> None:
     discarded = error_queue.discard(errors)
     if discarded:
-        messages.success(request, f"Discarded {plural(discarded)}; the changes will not be applied.")
+        messages.success(request, f"Discarded {plural(discarded, 'error')}; the changes will not be applied.")
     else:
         messages.warning(request, "Nothing discarded: only open errors can be discarded.")
     if discarded and len(errors) > discarded:
-        messages.warning(request, f"{plural(len(errors) - discarded)} skipped: not open.")
-
-
-def plural(count: int) -> str:
-    return f"{count} error{'' if count == 1 else 's'}"
+        messages.warning(request, f"{plural(len(errors) - discarded, 'error')} skipped: not open.")

@@ -1,5 +1,5 @@
 """What the conflict and error queue pages share: paging, the ids a bulk form selected,
-where to go back to after an action, and links to a record's timeline."""
+where to go back to after an action, links to a record's timeline, and counts in messages."""
 from __future__ import annotations
 
 from typing import Any
@@ -62,3 +62,8 @@ def timeline_url(mapping: str | None, key: str) -> str | None:
         return reverse("record-timeline", kwargs={"mapping": mapping, "key": key})
     except NoReverseMatch:
         return None
+
+
+def plural(count: int, noun: str) -> str:
+    """`count` and `noun`, with an `s` unless the count is one ("1 error", "3 conflicts")."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any, Iterator
 
 from django.db.models import F
+from simple_salesforce.format import format_soql
 
 from connectors import events
 from connectors.engine.conversion import format_sf_datetime
@@ -42,6 +43,7 @@ from connectors.salesforce.pubsub.client import (
     ReplayIdInvalid,
     Subscription,
 )
+from connectors.salesforce.record_ids import chunks
 from connectors.workers.lease import CaptureLease
 from connectors.workers.pause import RECHECK_SECONDS, PausedMappings
 from connectors.workers.sf_capture import record_envelope, salesforce_envelope
@@ -50,8 +52,6 @@ log = logging.getLogger(__name__)
 
 #: How long one step waits for the stream; the step is the worker's idle wait too.
 POLL_SECONDS = 1.0
-#: Record ids per targeted re-read query (SOQL `IN` lists must stay well under the URL limit).
-REREAD_CHUNK = 200
 
 
 def records_query(sf_object: str, fields: list[str], record_ids: list[str]) -> str:
@@ -60,8 +60,8 @@ def records_query(sf_object: str, fields: list[str], record_ids: list[str]) -> s
     if bad:
         raise ValueError(f"cdc: {bad[0]!r} is not a Salesforce record id")
     selected = list(dict.fromkeys([*SYSTEM_FIELDS, *fields]))
-    ids = ", ".join(f"'{i}'" for i in record_ids)
-    return f"SELECT {', '.join(selected)} FROM {sf_object} WHERE Id IN ({ids})"
+    return format_soql("SELECT {:literal} FROM {:literal} WHERE Id IN {}", ", ".join(selected), sf_object,
+                       record_ids)
 
 
 @dataclass
@@ -239,8 +239,8 @@ class SalesforceCdcCapture:
     def _reread_records(self, record_ids: list[str], change: cdc.RecordChange) -> int:
         """Publish the current state of these records (a delete for any no longer there at all)."""
         found: set[str] = set()
-        for start in range(0, len(record_ids), REREAD_CHUNK):
-            soql = records_query(self.mapping.sf_object, list(self._fields), record_ids[start:start + REREAD_CHUNK])
+        for chunk in chunks(record_ids):
+            soql = records_query(self.mapping.sf_object, list(self._fields), chunk)
             for page in self.client.query_pages(soql, include_deleted=True):
                 for record in page.records:
                     found.add(record["Id"])

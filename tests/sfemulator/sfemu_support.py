@@ -1,8 +1,6 @@
-"""Helpers shared by the emulator tests (clients, login, polling)."""
+"""Helpers shared by the emulator tests (clients, login, Pub/Sub channels)."""
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -40,20 +38,6 @@ def connect(server: EmulatorServer) -> simple_salesforce.Salesforce:
     token = oauth_login(server, http)["access_token"]
     return simple_salesforce.Salesforce(instance_url=server.url, session_id=token, session=http,
                                         version=API_VERSION)
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 10.0, interval: float = 0.05) -> object:
-    """Poll ``condition`` until truthy; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
-
-
 
 
 def pubsub_channel(server: EmulatorServer):

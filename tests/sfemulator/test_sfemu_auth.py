@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import pytest
 import simple_salesforce
-from sfemu_support import API_VERSION, CREDS, https_session, oauth_login, wait_until
+from sfemu_support import API_VERSION, CREDS, https_session, oauth_login
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceExpiredSession
 from simple_salesforce.login import SalesforceLogin
 
 from sfemulator.server import EmulatorServer
+from tests.connectors.helpers import wait_for
 
 
 def _token(emulator, http, **form):
@@ -97,7 +98,7 @@ def test_sessions_expire_after_the_configured_ttl(tmp_path):
             return http.get(url, headers={"Authorization": f"Bearer {token}"}).status_code
 
         assert status() == 200
-        wait_until(lambda: status() == 401, timeout=5)
+        wait_for(lambda: status() == 401, timeout=5, interval=0.05)
 
 
 def test_versions_list_needs_no_auth_and_covers_50_to_62(emulator, http):

@@ -5,10 +5,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sfemu_support import wait_until
 from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
 
 from sfemulator.control import EmulatorControlError
+from tests.connectors.helpers import wait_for
 
 CLIENT = {"Sforce-Call-Options": "client=mongo-sync"}
 
@@ -124,7 +124,7 @@ def test_get_updated_lists_changed_records_and_a_whole_minute_latest_date_by_def
 
 def test_get_updated_sees_a_fresh_change_once_its_minute_is_covered(sf, fine_replication):
     acc = sf.Account.create({"Name": "Fresh"})["id"]
-    wait_until(lambda: acc in sf.Account.updated(*_window())["ids"], timeout=5)
+    wait_for(lambda: acc in sf.Account.updated(*_window())["ids"], timeout=5, interval=0.05)
 
 
 @pytest.mark.parametrize("start, end, message", [

@@ -11,11 +11,12 @@ from collections.abc import Callable, Iterator
 import grpc
 import pytest
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
-from sfemu_support import pubsub_channel, wait_until
+from sfemu_support import pubsub_channel
 
 from pubsub_api import pubsub_api_pb2 as pb2
 from pubsub_api import pubsub_api_pb2_grpc as pb2_grpc
 from sfemulator.pubsub.bitmap import decode as decode_bitmap
+from tests.connectors.helpers import wait_for
 
 CLIENT = {"Sforce-Call-Options": "client=mongo-sync"}
 ACCOUNT_TOPIC = "/data/AccountChangeEvent"
@@ -311,7 +312,7 @@ def test_a_replay_id_older_than_the_retention_window_is_refused(sf, ctl, subscri
                 return False
             return False
 
-        wait_until(refused, timeout=15, interval=0.2)
+        wait_for(refused, timeout=15, interval=0.2)
     finally:
         ctl.set_event_retention(72 * 3600)
     with pytest.raises(grpc.RpcError) as err:
