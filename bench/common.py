@@ -87,6 +87,36 @@ class PeakRss:
         self.peak = max(self.peak, total)
 
 
+class CpuSeconds:
+    """CPU time (user + system, children included) that named processes use between
+    `start()` and `stop()`: on a 2-core machine it shows which process bounds a run."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self._processes = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self._started: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        totals = {}
+        for name, process in self._processes.items():
+            try:
+                family = [process, *process.children(recursive=True)]
+                totals[name] = sum(p.cpu_times().user + p.cpu_times().system for p in family)
+            except psutil.Error:
+                totals[name] = 0.0
+        totals["this benchmark"] = sum(psutil.Process().cpu_times()[:2])
+        return totals
+
+    def start(self) -> None:
+        self._started = self._now()
+
+    def stop(self) -> dict[str, float]:
+        return {name: round(value - self._started.get(name, 0.0), 2) for name, value in self._now().items()}
+
+
+def stack_pids(stack: Stack) -> dict[str, int]:
+    return {name: process.pid for name, process in stack.processes.items() if process.pid}
+
+
 def wait_until(condition: Callable[[], bool], timeout: float, every: Callable[[], None] = lambda: None,
                interval: float = 0.2) -> float:
     """Seconds until `condition()` held; raises TimeoutError."""
