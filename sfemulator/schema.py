@@ -9,7 +9,7 @@ date, datetime).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
 
 #: Describe ``soapType`` per field type.
@@ -93,6 +93,11 @@ class SObject:
     def field(self, name: str) -> Field | None:
         """Case-insensitive field lookup (API names are case-insensitive)."""
         return self._by_lower.get(name.lower())
+
+    def with_fields(self, fields: tuple[Field, ...]) -> SObject:
+        """A copy of this object with ``fields`` in place of its own."""
+        # _by_lower must start empty: replace() would otherwise hand this object's index to the copy.
+        return replace(self, fields=fields, _by_lower={})
 
     def relationship(self, name: str) -> Field | None:
         """The reference field whose relationshipName is ``name`` (case-insensitive)."""
@@ -297,6 +302,13 @@ def get_object(name: str) -> SObject | None:
 
 def object_for_id(record_id: str) -> SObject | None:
     return _BY_PREFIX.get(record_id[:3])
+
+
+def install(obj: SObject) -> None:
+    """Make ``obj`` the object of its name in :data:`OBJECTS` and in every lookup (run-time schema edits)."""
+    OBJECTS[obj.name] = obj
+    _BY_LOWER[obj.name.lower()] = obj
+    _BY_PREFIX[obj.key_prefix] = obj
 
 
 def child_relationships(obj: SObject) -> list[tuple[SObject, Field]]:

@@ -19,17 +19,6 @@ from .store import Store
 _BUILT_IN: dict[str, SObject] = dict(schema.OBJECTS)
 
 
-def _install(obj: SObject) -> None:
-    schema.OBJECTS[obj.name] = obj
-    schema._BY_LOWER[obj.name.lower()] = obj
-    schema._BY_PREFIX[obj.key_prefix] = obj
-
-
-def _with_fields(obj: SObject, fields: tuple[Field, ...]) -> SObject:
-    # _by_lower must start empty: replace() would otherwise hand the old index to the copy.
-    return dataclasses.replace(obj, fields=fields, _by_lower={})
-
-
 def alter_field(store: Store, object_name: str, field_name: str, field_type: str | None) -> dict:
     """Add ``field_name`` (when missing) or retype it to ``field_type``; remove it when
     ``field_type`` is None. Raises ApiError 400/404 for an unknown object or type, a
@@ -45,22 +34,21 @@ def alter_field(store: Store, object_name: str, field_name: str, field_type: str
     if field_type is None:
         if current is None:
             raise ApiError(404, "NOT_FOUND", f"No such field {obj.name}.{field_name}")
-        _install(_with_fields(obj, tuple(f for f in obj.fields if f is not current)))
+        schema.install(obj.with_fields(tuple(f for f in obj.fields if f is not current)))
         return {"object": obj.name, "field": current.name, "type": None}
     if current is None:
         added = Field(field_name, field_name.removesuffix("__c").replace("_", " "), field_type,
                       length=255 if field_type in schema.TEXT_TYPES else 0)
-        changed = _with_fields(obj, (*obj.fields, added))
-        _install(changed)
-        with store.write() as c:
-            store._ensure_columns(c, changed, [added.name])
+        changed = obj.with_fields((*obj.fields, added))
+        schema.install(changed)
+        store.add_columns(changed, [added.name])
         return {"object": obj.name, "field": added.name, "type": field_type}
     retyped = dataclasses.replace(current, type=field_type)
-    _install(_with_fields(obj, tuple(retyped if f is current else f for f in obj.fields)))
+    schema.install(obj.with_fields(tuple(retyped if f is current else f for f in obj.fields)))
     return {"object": obj.name, "field": current.name, "type": field_type}
 
 
 def reset_fields() -> None:
     """Put back the built-in fields of every object."""
     for obj in _BUILT_IN.values():
-        _install(obj)
+        schema.install(obj)

@@ -64,6 +64,9 @@ class Store:
         self._all_conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._write_lock = threading.RLock()
+        #: Write transactions committed by this process (the only writer of the file): state that
+        #: only a write can change need not be read again while this number stays the same.
+        self.commits = 0
         self._counters: dict[str, int] = {}
         self._order_number = 0
         self._init_db()
@@ -107,6 +110,7 @@ class Store:
             finally:
                 self._local.depth = 0
             c.execute("COMMIT")
+            self.commits += 1  # after COMMIT: whoever sees the new count also sees the data
 
     @contextmanager
     def savepoint(self, c: sqlite3.Connection) -> Iterator[None]:
@@ -176,6 +180,11 @@ class Store:
         for n in cols:
             if n.lower() not in have:
                 c.execute(f"ALTER TABLE {q(obj.table)} ADD COLUMN {_column_ddl(obj, n)}")
+
+    def add_columns(self, obj: SObject, names: list[str]) -> None:
+        """Give ``obj``'s table a column for each of ``names`` it lacks (fields added at run time)."""
+        with self.write() as c:
+            self._ensure_columns(c, obj, names)
 
     def _insert_admin_user(self, c: sqlite3.Connection) -> None:
         now = format_ms(0)

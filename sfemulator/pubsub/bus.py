@@ -11,11 +11,16 @@ Contract:
   moment are never published.
 * Events older than the retention window (72 h by default) are purged; a
   replay id that is not on the bus any more is refused by the subscriber.
+* Subscribers poll :meth:`EventBus.after` every 50 ms, so an idle poll costs
+  one SQLite read: whether the change log moved is asked of SQLite only after
+  a commit (:attr:`Store.commits`), and the oldest event's time is kept in
+  memory, written under the bus's lock (this process is the file's only writer).
 """
 from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import threading
 import time
 import uuid
@@ -79,12 +84,17 @@ class EventBus:
         self.store = store
         self.retention_s: float = DEFAULT_RETENTION_S
         self.keepalive_s: float = DEFAULT_KEEPALIVE_S
+        #: Held by every writer of event_bus, so the writes and the caches below change together.
         self._lock = threading.Lock()
+        #: store.commits when the change log was last found fully on the bus (None: not yet).
+        self._caught_up_at: int | None = None
         with store.write() as c:
             c.execute("CREATE TABLE IF NOT EXISTS event_bus (replay INTEGER PRIMARY KEY AUTOINCREMENT,"
                       " topic TEXT NOT NULL, kind TEXT NOT NULL, schema_id TEXT NOT NULL, payload BLOB NOT NULL,"
                       " event_id TEXT NOT NULL, created_ms INTEGER NOT NULL)")
             c.execute("CREATE INDEX IF NOT EXISTS event_bus_topic ON event_bus (topic, replay)")
+            #: created_ms of the lowest replay on the bus (None: empty); the purge compares it with the cutoff.
+            self._oldest_ms = _read_oldest_ms(c)
         if store.get_meta(_CURSOR_KEY) is None:
             # Changes made before the bus existed (seeding, older runs) are history, not events.
             store.set_meta(_CURSOR_KEY, str(self._last_log_seq()))
@@ -106,26 +116,43 @@ class EventBus:
 
     # -- writing ------------------------------------------------------------------------
     def catch_up(self) -> None:
-        """Turn committed change_log rows not yet seen into change events (cheap when there are none)."""
-        cursor = int(self.store.get_meta(_CURSOR_KEY) or 0)
-        if self._last_log_seq() <= cursor:
+        """Turn committed change_log rows not yet seen into change events (no SQLite read when there are none)."""
+        if not self._log_ahead():
             self._purge()
             return
-        with self._lock, self.store.write() as c:
-            cursor = int(c.execute("SELECT value FROM meta WHERE key = ?", (_CURSOR_KEY,)).fetchone()[0])
-            rows = [changeevents.log_row(r) for r in c.execute(
-                f"SELECT {changeevents.LOG_COLUMNS} FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?",
-                (cursor, _CATCH_UP_ROWS))]
-            if len(rows) == _CATCH_UP_ROWS and rows[0].txn != rows[-1].txn:
-                last_txn = rows[-1].txn  # keep transactions whole: the rest comes next time
-                rows = [r for r in rows if r.txn != last_txn]
-            if not rows:
-                return
-            self._insert(c, changeevents.from_log(rows, set(self.cdc_objects())))
-            c.execute("UPDATE meta SET value = ? WHERE key = ?", (str(rows[-1].seq), _CURSOR_KEY))
+        with self._lock:
+            with self.store.write() as c:
+                cursor = int(c.execute("SELECT value FROM meta WHERE key = ?", (_CURSOR_KEY,)).fetchone()[0])
+                rows = [changeevents.log_row(r) for r in c.execute(
+                    f"SELECT {changeevents.LOG_COLUMNS} FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?",
+                    (cursor, _CATCH_UP_ROWS))]
+                if len(rows) == _CATCH_UP_ROWS and rows[0].txn != rows[-1].txn:
+                    last_txn = rows[-1].txn  # keep transactions whole: the rest comes next time
+                    rows = [r for r in rows if r.txn != last_txn]
+                if not rows:
+                    return
+                events = changeevents.from_log(rows, set(self.cdc_objects()))
+                self._insert(c, events)
+                c.execute("UPDATE meta SET value = ? WHERE key = ?", (str(rows[-1].seq), _CURSOR_KEY))
+            self._inserted(events)
         if len(rows) >= _CATCH_UP_ROWS - 1:
             self.catch_up()
         self._purge()
+
+    def _log_ahead(self) -> bool:
+        """True when change_log may hold rows not yet on the bus; reads SQLite only after a commit."""
+        commits = self.store.commits  # taken first: a commit after it makes the next call look again
+        if commits == self._caught_up_at:
+            return False
+        if self._last_log_seq() > int(self.store.get_meta(_CURSOR_KEY) or 0):
+            return True
+        self._caught_up_at = commits
+        return False
+
+    def _inserted(self, events: Sequence[ChangeEvent]) -> None:
+        """Note committed inserts (under ``_lock``): on an empty bus the first one becomes the oldest."""
+        if events and self._oldest_ms is None:
+            self._oldest_ms = events[0].commit_ms
 
     def _insert(self, c, events: Sequence[ChangeEvent], kind: str = "cdc") -> list[int]:
         replays = []
@@ -141,8 +168,11 @@ class EventBus:
     def put(self, events: Sequence[ChangeEvent], kind: str) -> list[int]:
         """Append events (platform events: kind "platform"; injected gaps: "cdc"); returns replay numbers."""
         self.catch_up()
-        with self._lock, self.store.write() as c:
-            return self._insert(c, events, kind)
+        with self._lock:
+            with self.store.write() as c:
+                replays = self._insert(c, events, kind)
+            self._inserted(events)
+        return replays
 
     def emit_gap(self, object_name: str, record_ids: list[str], change_type: str, user_id: str) -> int:
         if object_name not in OBJECTS:
@@ -159,10 +189,13 @@ class EventBus:
 
     def _purge(self) -> None:
         cutoff = int((time.time() - self.retention_s) * 1000)
-        oldest = self.store.read("SELECT created_ms FROM event_bus ORDER BY replay LIMIT 1")  # cheap: by key
-        if oldest and oldest[0][0] < cutoff:
+        if self._oldest_ms is None or self._oldest_ms >= cutoff:
+            return
+        with self._lock:
             with self.store.write() as c:
                 c.execute("DELETE FROM event_bus WHERE created_ms < ?", (cutoff,))
+                oldest = _read_oldest_ms(c)
+            self._oldest_ms = oldest
 
     # -- reading ------------------------------------------------------------------------
     @staticmethod
@@ -195,3 +228,9 @@ class EventBus:
         """True when ``replay`` names an event still on the bus (a valid CUSTOM starting point)."""
         self.catch_up()
         return bool(self.store.read("SELECT 1 FROM event_bus WHERE replay = ?", (replay,)))
+
+
+def _read_oldest_ms(c: sqlite3.Connection) -> int | None:
+    """created_ms of the event with the lowest replay, None when the bus is empty."""
+    row = c.execute("SELECT created_ms FROM event_bus ORDER BY replay LIMIT 1").fetchone()  # cheap: by key
+    return row[0] if row else None
