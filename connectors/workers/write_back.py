@@ -69,6 +69,7 @@ class WriteBackPipeline:
         for write in batch.writes:
             write.result()
         self._timeline.flush(batch.lines)
+        batch.lines = []  # written: a retry of a failed commit must not write them twice
         self._consumer.commit(batch.messages)
         self._in_flight = None
 
