@@ -3,6 +3,8 @@ after a batch's write-back landed, in order, and a failed write-back is consumed
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
@@ -45,32 +47,43 @@ def committed_offset(settings: KafkaSettings, group: str, topic: str) -> int:
         reader.close()
 
 
-def test_a_batch_is_committed_only_after_its_write_back_landed(topic, unique):
+@dataclass
+class Applying:
+    """A consumer of the topic's six changes with a write-back pipeline, as sf-apply holds them."""
+
+    consumer: BatchConsumer
+    pipeline: WriteBackPipeline
+    messages: list
+    committed: Callable[[], int]
+
+
+@pytest.fixture
+def applying(topic, unique) -> Iterator[Applying]:
     settings, name = topic
     group = f"{unique}.apply"
     consumer = BatchConsumer(settings, group, [name])
     pipeline = WriteBackPipeline(consumer, TimelineBatch(), "test")
-    messages = consume_until(consumer, 6)
-    release = threading.Event()
-    pipeline.submit(lambda: release.wait(30), ["a"])
-    pipeline.hand_over(messages[:3])
-    assert committed_offset(settings, group, name) < 0  # still writing back: nothing committed
-    release.set()
-    pipeline.submit(lambda: None, ["b"])
-    pipeline.hand_over(messages[3:])  # settles the first batch; the second is now in flight
-    assert committed_offset(settings, group, name) == 3
-    pipeline.close()  # settles the second
-    assert committed_offset(settings, group, name) == 6
+    yield Applying(consumer, pipeline, consume_until(consumer, 6), lambda: committed_offset(settings, group, name))
+    pipeline.close()
     consumer.close()
 
 
-def test_a_failed_write_back_rewinds_to_its_batch_even_after_a_later_batch_was_consumed(topic, unique):
-    settings, name = topic
-    group = f"{unique}.apply"
-    consumer = BatchConsumer(settings, group, [name])
-    pipeline = WriteBackPipeline(consumer, TimelineBatch(), "test")
-    messages = consume_until(consumer, 6)
-    first, second = messages[:3], messages[3:]
+def test_a_batch_is_committed_only_after_its_write_back_landed(applying):
+    pipeline, messages = applying.pipeline, applying.messages
+    release = threading.Event()
+    pipeline.submit(lambda: release.wait(30), ["a"])
+    pipeline.hand_over(messages[:3])
+    assert applying.committed() < 0  # still writing back: nothing committed
+    release.set()
+    pipeline.submit(lambda: None, ["b"])
+    pipeline.hand_over(messages[3:])  # settles the first batch; the second is now in flight
+    assert applying.committed() == 3
+    pipeline.close()  # settles the second
+    assert applying.committed() == 6
+
+
+def test_a_failed_write_back_rewinds_to_its_batch_even_after_a_later_batch_was_consumed(applying):
+    pipeline, first, second = applying.pipeline, applying.messages[:3], applying.messages[3:]
 
     def fail() -> None:
         raise WriteBackFailed("MongoDB refused the write-back")
@@ -79,29 +92,22 @@ def test_a_failed_write_back_rewinds_to_its_batch_even_after_a_later_batch_was_c
     pipeline.hand_over(first)
     with pytest.raises(WriteBackFailed):
         pipeline.hand_over(second)  # what sf-apply does next: rewind `second`, then settle_or_rewind
-    consumer.rewind(second)
+    applying.consumer.rewind(second)
     with pytest.raises(WriteBackFailed):
         pipeline.settle_or_rewind()
 
-    again = consume_until(consumer, 6)
+    again = consume_until(applying.consumer, 6)
     assert [m.value() for m in again] == [b"change-%d" % i for i in range(6)]
-    assert committed_offset(settings, group, name) < 0
-    pipeline.close()
-    consumer.close()
+    assert applying.committed() < 0
 
 
-def test_reading_a_document_still_being_written_back_waits_for_it(topic, unique):
-    settings, name = topic
-    consumer = BatchConsumer(settings, f"{unique}.apply", [name])
-    pipeline = WriteBackPipeline(consumer, TimelineBatch(), "test")
-    messages = consume_until(consumer, 6)
+def test_reading_a_document_still_being_written_back_waits_for_it(applying):
+    pipeline = applying.pipeline
     gate, written = threading.Event(), threading.Event()
     pipeline.submit(lambda: (gate.wait(30), written.set()), ["doc-1"])
-    pipeline.hand_over(messages[:3])
+    pipeline.hand_over(applying.messages[:3])
     pipeline.before_reading(["doc-2"])  # another document: returns while the write-back is held
     assert not written.is_set()
     threading.Timer(0.2, gate.set).start()
     pipeline.before_reading(["doc-1"])
     assert written.is_set()
-    pipeline.close()
-    consumer.close()
