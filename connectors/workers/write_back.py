@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from confluent_kafka import Message
@@ -32,7 +32,7 @@ class _Batch:
     messages: list[Message]
     lines: list[tuple[Any, ...]]
     writes: list[Future[Any]]
-    document_ids: set[str] = field(default_factory=set)
+    document_ids: set[str]
 
 
 class WriteBackPipeline:

@@ -1,7 +1,6 @@
 """The event bus in-process: what an idle subscriber poll costs, and that its caches never hide an event."""
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +10,7 @@ from sfemulator import ids
 from sfemulator.changes import Caller
 from sfemulator.org import Org
 from sfemulator.schema import OBJECTS
+from tests.connectors.helpers import wait_for
 
 TOPIC = "/data/AccountChangeEvent"
 
@@ -51,8 +51,7 @@ def test_events_leave_the_retention_window_without_any_write(org):
     replay = org.events.after(TOPIC, 0, 100)[-1].replay
     assert org.events.retained(replay)
     org.events.retention_s = 0.2
-    time.sleep(0.3)
-    assert org.events.after(TOPIC, 0, 100) == []
+    wait_for(lambda: org.events.after(TOPIC, 0, 100) == [], timeout=5, interval=0.05)
     assert not org.events.retained(replay)
     create_account(org, "Fresh")  # the bus is empty again: the new event is the oldest
     assert len(org.events.after(TOPIC, 0, 100)) == 1
