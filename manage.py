@@ -1,15 +1,6 @@
 #!/usr/bin/env python
-"""Django's command-line utility for administrative tasks."""
-import os
-import sys
-
-
-def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "syncsite.settings")
-    from django.core.management import execute_from_command_line
-
-    execute_from_command_line(sys.argv)
-
+"""Django's command-line utility for administrative tasks (an installed wheel: `sf-mongo-sync`)."""
+from syncsite.cli import main
 
 if __name__ == "__main__":
     main()

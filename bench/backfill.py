@@ -1,8 +1,12 @@
 """Backfill N Accounts from the emulator into MongoDB: our pipeline (Salesforce -> Kafka ->
 MongoDB, `runconsumers`) next to a plain script (simple-salesforce query_all + pymongo bulk
-upserts), in the same run, on the same services. Also the peak RSS of runconsumers.
+upserts), in the same run, on the same services. Also the peak RSS of runconsumers, its CPU
+per record, and the Salesforce API calls each side made (the emulator's daily usage counter).
 
-    python bench/backfill.py [--accounts 100000]
+    python bench/backfill.py [--accounts 100000] [--bulk-threshold N]
+
+A re-read of more than --bulk-threshold records runs as one Bulk API 2.0 query job (the
+product's SYNC_BULK_REREAD_THRESHOLD); a threshold above --accounts keeps it on REST pages.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from pathlib import Path
 
 from common import (
     CommittedOffsets,
+    CpuSeconds,
     PeakRss,
     manage,
     product_env,
@@ -20,9 +25,13 @@ from common import (
     save,
     start_consumers,
     start_stack,
+    stop_process,
+    stop_started,
     wait_until,
 )
 from pymongo import MongoClient, UpdateOne
+
+from sfemulator.control import EmulatorControl
 
 FIELDS = ["Name", "AccountNumber", "Type", "Industry", "AnnualRevenue", "NumberOfEmployees", "Phone", "Website",
           "BillingStreet", "BillingCity", "BillingState", "BillingPostalCode", "BillingCountry", "Rating",
@@ -49,10 +58,10 @@ def plain_script(stack, database) -> tuple[int, float]:
 
 
 def applied_everything(env: dict[str, str], database, total: int):
-    """The apply group's committed offsets (committed only after MongoDB accepted each batch)
-    first, one count at the end."""
+    """The re-read apply group's committed offsets (committed only after MongoDB accepted each
+    batch; the initial load is a re-read, on its own topic) first, one count at the end."""
     prefix = env["KAFKA_TOPIC_PREFIX"]
-    offsets = CommittedOffsets(env, f"{prefix}.mongo-apply", f"{prefix}.sf.Account")
+    offsets = CommittedOffsets(env, f"{prefix}.mongo-reread", f"{prefix}.sf.Account.reread")
 
     def check() -> bool:
         return offsets.total() >= total and database.accounts.estimated_document_count() >= total
@@ -63,6 +72,8 @@ def applied_everything(env: dict[str, str], database, total: int):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--bulk-threshold", type=int, default=10_000,
+                        help="re-reads of more records go through Bulk API 2.0 (SYNC_BULK_REREAD_THRESHOLD)")
     args = parser.parse_args()
 
     stack = start_stack(f"backfill-{args.accounts}", seed_accounts=args.accounts)
@@ -70,35 +81,47 @@ def main() -> None:
         sf = salesforce(stack)
         total = sf.query("SELECT COUNT() FROM Account")["totalSize"]
         workdir = Path(tempfile.mkdtemp(prefix="bench-backfill-"))
-        env = product_env(stack, workdir, SYNC_POLL_INTERVAL_SECONDS="1")
+        env = product_env(stack, workdir, SYNC_POLL_INTERVAL_SECONDS="1",
+                          SYNC_BULK_REREAD_THRESHOLD=str(args.bulk_threshold))
         mongo = MongoClient(stack.mongodb_uri)
         database = mongo[env["MONGODB_DATABASE"]]
+        control = EmulatorControl(stack.salesforce_url, stack.salesforce_ca, sf.session_id)
 
+        calls_before = control.usage()["used"]
         plain_moved, plain_seconds = plain_script(stack, database)
+        plain_calls = control.usage()["used"] - calls_before
 
         manage(env, "migrate", "--noinput")
         manage(env, "setupsync", "--objects", "Account", "--direction", "sf_to_mongo")
+        calls_before = control.usage()["used"]
         started = time.monotonic()
         consumers = start_consumers(env, workdir / "runconsumers.log")
+        cpu = CpuSeconds({"runconsumers": consumers.pid})
+        cpu.start()
         rss = PeakRss(consumers.pid)
         done, probe = applied_everything(env, database, total)
         wait_until(done, timeout=1800, every=rss.sample)
         ours_seconds = time.monotonic() - started
+        cpu_seconds = cpu.stop()["runconsumers"]
+        # Live polls (one a second) count too: the backfill's share is the rest.
+        ours_calls = control.usage()["used"] - calls_before
         probe.close()
-        consumers.terminate()
-        consumers.wait(timeout=60)
+        stop_process(consumers)
 
         save(f"backfill-{args.accounts}", {
             "accounts": total,
             "plain_script": {"records": plain_moved, "seconds": round(plain_seconds, 2),
-                             "records_per_second": round(plain_moved / plain_seconds)},
+                             "records_per_second": round(plain_moved / plain_seconds), "api_calls": plain_calls},
             "pipeline": {"records": total, "seconds": round(ours_seconds, 2),
                          "records_per_second": round(total / ours_seconds),
+                         "api_calls": ours_calls, "bulk_reread_threshold": args.bulk_threshold,
+                         "runconsumers_cpu_ms_per_record": round(1000 * cpu_seconds / total, 3),
                          "includes": "process start-up, topic creation, Kafka round trip, type conversion"},
             "ratio_pipeline_to_plain": round((total / ours_seconds) / (plain_moved / plain_seconds), 3),
             "runconsumers_peak_rss_mb": round(rss.peak / 2**20, 1),
         })
     finally:
+        stop_started()
         stack.stop()
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -23,6 +24,9 @@ from devstack.health import free_port  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 
+# A benchmark stopped with SIGTERM unwinds like Ctrl-C, so its `finally` stops what it started.
+signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
 
 def start_stack(name: str, seed_accounts: int) -> Stack:
     """Fresh services on free ports under bench/results/<name>-stack (reused seed if present)."""
@@ -31,7 +35,11 @@ def start_stack(name: str, seed_accounts: int) -> Stack:
         salesforce_port=free_port(), salesforce_pubsub_port=free_port(), seed_accounts=seed_accounts, start_timeout=600,
     )
     stack = Stack(config)
-    stack.start()
+    try:
+        stack.start()
+    except BaseException:
+        stack.stop()  # whatever of it did start
+        raise
     return stack
 
 
@@ -52,10 +60,56 @@ def manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
 
 
+#: Every runconsumers this benchmark started: `stop_started` ends those still running.
+_STARTED: list[subprocess.Popen] = []
+
+
 def start_consumers(env: dict[str, str], log: Path, only: tuple[str, ...] = ()) -> subprocess.Popen:
     argv = [sys.executable, "manage.py", "runconsumers", *[a for kind in only for a in ("--only", kind)]]
     with log.open("wb") as out:
-        return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    _STARTED.append(process)
+    if profile := os.environ.get("BENCH_PYSPY"):
+        _profile(process.pid, Path(profile).with_suffix(f".{len(_STARTED)}.txt"))
+    return process
+
+
+def _profile(pid: int, output: Path) -> None:
+    """Sample `pid` with py-spy until it exits: raw collapsed stacks of the thread holding the
+    GIL, taken without pausing the process (its CPU time is not inflated). BENCH_PYSPY=/dir/name
+    says where; py-spy is not a project dependency (`pip install py-spy` into the venv)."""
+    spy = Path(sys.executable).with_name("py-spy")
+    argv = [str(spy) if spy.exists() else "py-spy", "record", "--pid", str(pid), "--format", "raw",
+            "--nonblocking", "--gil", "--rate", "50", "--output", str(output)]
+    _PROFILERS.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+
+#: py-spy samplers `_profile` started: each ends with its process, `stop_started` waits for them.
+_PROFILERS: list[subprocess.Popen] = []
+
+
+def stop_started() -> None:
+    """Stop every process `start_consumers` started (call in `finally`, before stopping the stack),
+    so that a benchmark failing part-way leaves nothing running."""
+    while _STARTED:
+        stop_process(_STARTED.pop())
+    while _PROFILERS:
+        profiler = _PROFILERS.pop()
+        try:
+            profiler.wait(timeout=30)  # writes its output once the sampled process is gone
+        except subprocess.TimeoutExpired:
+            stop_process(profiler)
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Stop a process this benchmark started (SIGTERM, then SIGKILL), whatever state it is in."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=timeout)
 
 
 def salesforce(stack: Stack) -> Salesforce:

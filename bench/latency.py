@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from common import manage, product_env, salesforce, save, start_consumers, start_stack, wait_until
+from common import manage, product_env, salesforce, save, start_consumers, start_stack, stop_started, wait_until
 from pymongo import MongoClient
 
 
@@ -91,6 +91,7 @@ def main() -> None:
             "max_seconds": round(max(latencies), 3),
         })
     finally:
+        stop_started()
         stack.stop()
 
 

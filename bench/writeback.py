@@ -31,9 +31,10 @@ from common import (
     product_env,
     salesforce,
     save,
-    start_consumers,
     stack_pids,
+    start_consumers,
     start_stack,
+    stop_started,
     wait_until,
 )
 from pymongo import MongoClient
@@ -41,7 +42,7 @@ from pymongo import MongoClient
 from sfemulator.control import EmulatorControl
 
 CLIENT = "sfmongosync"
-PAUSE = ("from connectors.controls import set_paused; from connectors.models import ObjectMapping; "
+PAUSE = ("from connectors.operations.controls import set_paused; from connectors.models import ObjectMapping; "
          "set_paused(ObjectMapping.objects.get(name='accounts'), {paused}, by='bench')")
 
 
@@ -204,6 +205,7 @@ def main() -> None:
             "soak": soak_figures,
         })
     finally:
+        stop_started()
         stack.stop()
 
 

@@ -9,9 +9,10 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from connectors import cdc_support, connection_check
+from connectors.admin_audit import AuditedAdmin
 from connectors.admin_mapping_tools import MappingToolsMixin, SchemaDriftFilter, accept_schema_changes, check_schema_now
-from connectors.mapping_validation import check_mapping
+from connectors.mappings import cdc_support
+from connectors.mappings.mapping_validation import check_mapping
 from connectors.models import (
     CaptureCheckpoint,
     EventRelay,
@@ -24,6 +25,7 @@ from connectors.models import (
     SyncError,
     WorkerStatus,
 )
+from connectors.operations import connection_check
 
 
 def secret_form(model: type, secret_fields: tuple[str, ...]) -> type[forms.ModelForm]:
@@ -44,7 +46,8 @@ def secret_form(model: type, secret_fields: tuple[str, ...]) -> type[forms.Model
                     field.help_text = "Stored (encrypted). Leave blank to keep it; type a new value to replace it."
 
         def clean(self) -> dict[str, Any]:
-            data = super().clean()
+            super().clean()
+            data = self.cleaned_data
             for name in secret_fields:
                 if not data.get(name) and self.instance.pk:
                     data[name] = getattr(type(self.instance).objects.get(pk=self.instance.pk), name)
@@ -59,7 +62,10 @@ def test_connection_action(check: Any) -> Any:
 
     def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
         for row in queryset:
-            ok, line = check(row)
+            try:
+                ok, line = check(row)
+            except Exception as exc:  # noqa: BLE001 - one row's surprise must not hide the others' lines
+                ok, line = False, f"the check itself failed ({type(exc).__name__}: {exc})"
             modeladmin.message_user(request, f"{row}: {line}", messages.SUCCESS if ok else messages.ERROR)
 
     action.short_description = "Test connection"  # type: ignore[attr-defined]
@@ -68,21 +74,21 @@ def test_connection_action(check: Any) -> Any:
 
 
 @admin.register(SalesforceOrg)
-class SalesforceOrgAdmin(admin.ModelAdmin):
+class SalesforceOrgAdmin(AuditedAdmin, admin.ModelAdmin):
     form = secret_form(SalesforceOrg, ("password", "security_token", "client_secret"))
     list_display = ("name", "login_url", "auth_flow", "username", "api_version")
     actions = [test_connection_action(connection_check.check_salesforce)]
 
 
 @admin.register(KafkaCluster)
-class KafkaClusterAdmin(admin.ModelAdmin):
+class KafkaClusterAdmin(AuditedAdmin, admin.ModelAdmin):
     form = secret_form(KafkaCluster, ("sasl_password",))
     list_display = ("name", "bootstrap_servers", "topic_prefix", "partitions")
     actions = [test_connection_action(connection_check.check_kafka)]
 
 
 @admin.register(MongoTarget)
-class MongoTargetAdmin(admin.ModelAdmin):
+class MongoTargetAdmin(AuditedAdmin, admin.ModelAdmin):
     form = secret_form(MongoTarget, ("uri",))
     list_display = ("name", "database")
     actions = [test_connection_action(connection_check.check_mongo)]
@@ -90,7 +96,7 @@ class MongoTargetAdmin(admin.ModelAdmin):
 
 class FieldMappingFormSet(forms.BaseInlineFormSet):
     """Checks the mapping's field mappings against Salesforce's describe (see
-    connectors.mapping_validation); Salesforce being unreachable warns but does not block."""
+    connectors.mappings.mapping_validation); Salesforce being unreachable warns but does not block."""
 
     request: HttpRequest | None = None
 
@@ -129,7 +135,8 @@ class ObjectMappingForm(forms.ModelForm):
         fields = "__all__"
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         org, sf_object = cleaned.get("org"), cleaned.get("sf_object")
         if cleaned.get("capture_mode") == ObjectMapping.CaptureMode.CDC and org and sf_object:
             try:
@@ -144,7 +151,7 @@ class ObjectMappingForm(forms.ModelForm):
 
 
 @admin.register(ObjectMapping)
-class ObjectMappingAdmin(MappingToolsMixin, admin.ModelAdmin):
+class ObjectMappingAdmin(AuditedAdmin, MappingToolsMixin, admin.ModelAdmin):
     form = ObjectMappingForm
     list_display = ("name", "sf_object", "collection", "direction", "delete_mode", "enabled", "schema_drift")
     list_filter = ("direction", "enabled", SchemaDriftFilter)
@@ -165,7 +172,7 @@ class EventRelayForm(forms.ModelForm):
 
 
 @admin.register(EventRelay)
-class EventRelayAdmin(admin.ModelAdmin):
+class EventRelayAdmin(AuditedAdmin, admin.ModelAdmin):
     form = EventRelayForm
     list_display = ("name", "channel", "collection", "enabled", "events_relayed", "events_stored", "last_event_at")
     readonly_fields = ("replay_id", "events_relayed", "events_stored", "last_event_at")
@@ -197,3 +204,7 @@ class SyncErrorAdmin(admin.ModelAdmin):
 @admin.register(WorkerStatus)
 class WorkerStatusAdmin(admin.ModelAdmin):
     list_display = ("name", "host", "pid", "state", "last_beat")
+
+
+# The alert rules, destinations and alerts (their module imports secret_form from here).
+from connectors import admin_alerts  # noqa: E402,F401

@@ -14,11 +14,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from connectors import mongo_schema, schema_drift
-from connectors.describe_cache import DescribeUnavailable, describe_object
-from connectors.mapping_builder import ImportRow, add_field_mappings, import_rows, taken_mongo_names
+from connectors.mappings import mongo_schema, schema_drift
+from connectors.mappings.describe_cache import DescribeUnavailable, describe_object
+from connectors.mappings.mapping_builder import ImportRow, add_field_mappings, import_rows, taken_mongo_names
 from connectors.models import FieldMapping, ObjectMapping, SchemaDrift
-from connectors.mongo.client import MongoUnavailable, connect
 
 
 class SchemaDriftFilter(admin.SimpleListFilter):
@@ -87,7 +86,8 @@ class MappingToolsMixin:
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        drift = list(schema_drift.open_drift().filter(mapping_id=unquote(object_id))) if object_id.isdigit() else []
+        mapping_id = unquote(object_id)
+        drift = list(schema_drift.open_drift().filter(mapping_id=int(mapping_id))) if mapping_id.isdigit() else []
         return super().change_view(request, object_id, form_url,  # type: ignore[misc]
                                    {**(extra_context or {}), "open_drift": drift})
 
@@ -194,12 +194,6 @@ def _chosen_fields(request: HttpRequest, mapping: ObjectMapping, rows: list[Impo
 
 def _apply_schema(mapping: ObjectMapping, plan: mongo_schema.SchemaPlan) -> tuple[int, str]:
     try:
-        client = connect(mapping.mongo.uri)
-    except MongoUnavailable as exc:
-        return messages.ERROR, str(exc)
-    try:
-        return messages.SUCCESS, mongo_schema.apply(client[mapping.mongo.database], plan)
+        return messages.SUCCESS, mongo_schema.apply_to_mapping(mapping, plan)
     except mongo_schema.SchemaApplyError as exc:
         return messages.ERROR, str(exc)
-    finally:
-        client.close()

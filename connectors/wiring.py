@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 
@@ -12,6 +13,7 @@ from connectors.salesforce.auth import SalesforceCredentials
 from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.pubsub.client import PubSubClient
 from connectors.salesforce.pubsub.session import pubsub_auth
+from connectors.secret_value import readable
 
 
 def kafka_settings(cluster: KafkaCluster) -> KafkaSettings:
@@ -23,7 +25,7 @@ def kafka_settings(cluster: KafkaCluster) -> KafkaSettings:
         security_protocol=cluster.security_protocol,
         sasl_mechanism=cluster.sasl_mechanism,
         sasl_username=cluster.sasl_username,
-        sasl_password=cluster.sasl_password,
+        sasl_password=readable(cluster.sasl_password, f"the SASL password of Kafka cluster {cluster.name}"),
     )
 
 
@@ -32,16 +34,17 @@ def salesforce_credentials(org: SalesforceOrg) -> SalesforceCredentials:
         login_url=org.login_url,
         auth_flow=org.auth_flow,
         username=org.username,
-        password=org.password,
-        security_token=org.security_token,
+        password=readable(org.password, f"the password of Salesforce org {org.name}"),
+        security_token=readable(org.security_token, f"the security token of Salesforce org {org.name}"),
         client_id=org.client_id,
-        client_secret=org.client_secret,
+        client_secret=readable(org.client_secret, f"the client secret of Salesforce org {org.name}"),
         api_version=org.api_version,
         ca_bundle=org.ca_bundle,
     )
 
 
-def salesforce_client(org: SalesforceOrg, **kwargs: object) -> SalesforceClient:
+def salesforce_client(org: SalesforceOrg, **kwargs: Any) -> SalesforceClient:
+    """A client for the org; `kwargs` are SalesforceClient's options (retry_for_seconds, should_stop)."""
     return SalesforceClient(salesforce_credentials(org), client_name=settings.SYNC["CLIENT_NAME"], **kwargs)
 
 

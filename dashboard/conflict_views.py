@@ -1,6 +1,6 @@
 """Console pages for the conflict queue: list, detail with a per-field choice, bulk resolve by
-policy. Staff only; actions are POSTs (CSRF-checked); resolving goes through
-connectors.conflict_queue, which writes to both sides through the normal pipeline."""
+policy. Viewers read; actions are POSTs (CSRF-checked) for operators; resolving goes through
+connectors.operations.conflict_queue, which writes to both sides through the normal pipeline."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,38 +12,36 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
-from pymongo.errors import PyMongoError
 
-from connectors import conflict_queue
-from connectors.conflict_queue import ResolutionError
-from connectors.engine.conversion import ConversionError
-from connectors.engine.plan import mongo_values
-from connectors.kafka.producer import DeliveryFailed
-from connectors.models import Conflict
-from connectors.mongo import meta
-from connectors.mongo.changes import id_value
-from connectors.mongo.client import MongoUnavailable, connect
-from connectors.wiring import mapping_spec
-from dashboard.access import staff_required
+from connectors.models import AuditEntry, Conflict
+from connectors.operations import ServiceUnavailable, conflict_queue
+from connectors.operations.conflict_queue import ResolutionError
+from connectors.operations.conflict_records import RecordNow, applied_state, mapped_fields, record_now
+from dashboard import audited_actions
+from dashboard.access import console_access
 from dashboard.queue_pages import (
-    back_to, list_filters, mapping_names, page_of, plural, query_without_page, selected_ids, timeline_url,
+    back_to,
+    list_filters,
+    mapping_names,
+    page_of,
+    plural,
+    query_without_page,
+    selected_ids,
+    timeline_url,
 )
 
-#: The console reads the current document while a person waits: give up quickly.
-MONGO_READ_TIMEOUT_MS = 1500
 POLICY_LABELS = {"salesforce_wins": "Salesforce wins", "mongodb_wins": "MongoDB wins",
                  "newest_wins": "Newest change wins"}
 STATUS_FILTERS = {"open": Conflict.Status.OPEN, "resolved": Conflict.Status.RESOLVED, "all": None}
 TRUE_WORDS, FALSE_WORDS = {"true", "yes", "1"}, {"false", "no", "0"}
-# Failures of the systems behind a resolution, reported on the page rather than as a server error.
-UNAVAILABLE = (MongoUnavailable, PyMongoError, DeliveryFailed)
+CONSOLE = AuditEntry.Via.CONSOLE
 
 
 def record_key(conflict: Conflict) -> str:
     return conflict.salesforce_id or conflict.mongo_id
 
 
-@staff_required
+@console_access
 def conflict_list(request: HttpRequest) -> HttpResponse:
     """Conflicts filtered by mapping, status, disputed field and record id, a page at a time."""
     filters, status = list_filters(request, ("mapping", "field", "q"), STATUS_FILTERS)
@@ -72,7 +70,7 @@ def filtered(rows: QuerySet[Conflict], status: str | None, field: str, text: str
     return rows
 
 
-@staff_required
+@console_access
 @require_POST
 def conflict_bulk_resolve(request: HttpRequest) -> HttpResponse:
     """Resolve the ticked conflicts by one policy; a message says how many, and why not the rest."""
@@ -87,8 +85,8 @@ def conflict_bulk_resolve(request: HttpRequest) -> HttpResponse:
         return back
     conflicts = list(Conflict.objects.select_related("mapping").filter(pk__in=ids).order_by("created_at"))
     try:
-        resolved, skipped = conflict_queue.resolve_by_policy(conflicts, policy, by=request.user.get_username())
-    except UNAVAILABLE as exc:
+        resolved, skipped = audited_actions.resolve_by_policy(request.user, CONSOLE, conflicts, policy)
+    except ServiceUnavailable as exc:
         messages.error(request, f"Stopped: {exc}. Conflicts resolved before this stay resolved.")
         return back
     label = POLICY_LABELS[policy]
@@ -100,7 +98,7 @@ def conflict_bulk_resolve(request: HttpRequest) -> HttpResponse:
     return back
 
 
-@staff_required
+@console_access
 @require_http_methods(["GET", "POST"])
 def conflict_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One conflict, every mapped field side by side; POST resolves it from the per-field choices."""
@@ -109,24 +107,24 @@ def conflict_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         try:
             take, values = posted_resolution(conflict, request.POST)
-            conflict_queue.resolve(conflict, take=take, values=values, by=request.user.get_username())
-        except (ResolutionError, ConversionError) as exc:
+            audited_actions.resolve(request.user, CONSOLE, conflict, take, values)
+        except ResolutionError as exc:
             messages.error(request, f"Not resolved: {exc}.")
             status = 400
-        except UNAVAILABLE as exc:
+        except ServiceUnavailable as exc:
             messages.error(request, f"Not resolved: {exc}.")
             status = 503
         else:
             messages.success(request, f"Conflict {conflict.pk} resolved: the chosen values are written to MongoDB "
                                       f"and travel on to Salesforce through the sync.")
             return HttpResponseRedirect(reverse("conflict-detail", args=[conflict.pk]))
-    document, unread = current_document(conflict)
+    now = record_now(conflict)
     return render(request, "dashboard/conflicts/detail.html", {
         "conflict": conflict,
         "record_key": record_key(conflict),
-        "rows": field_rows(conflict, document, request.POST if request.method == "POST" else None),
-        "unread": unread,
-        "applied": applied_state(conflict, document) if conflict.status == Conflict.Status.RESOLVED else None,
+        "rows": field_rows(conflict, now, request.POST if request.method == "POST" else None),
+        "unread": now.unread,
+        "applied": applied_state(conflict, now) if conflict.status == Conflict.Status.RESOLVED else None,
         "waiting": conflict.waiting.count(),
         "timeline_url": timeline_url(conflict.mapping.name, record_key(conflict)),
     }, status=status)
@@ -146,16 +144,14 @@ class FieldRow:
     edited: str = ""
 
 
-def field_rows(conflict: Conflict, document: dict | None, posted: Any) -> list[FieldRow]:
+def field_rows(conflict: Conflict, now: RecordNow, posted: Any) -> list[FieldRow]:
     """Disputed fields from the conflict's snapshot; the others from the current document, where
     both sides agree (merged), with the last synced value as their base."""
-    spec = mapping_spec(conflict.mapping)
-    current = mongo_values(spec, document, writable_only=False) if document is not None else {}
-    synced = meta.sync_state(document).get("base") or {}
-    mongo_names = {f.sf_field: f.mongo_field for f in spec.fields}
+    current = now.values or {}
+    mongo_names = {f.name: f.mongo_field for f in mapped_fields(conflict.mapping)}
     # Without the document, only the conflict's own snapshot is known.
-    names = [n for n in conflict.fields if n not in mongo_names or document is None]
-    names += [n for n in mongo_names if document is not None]
+    names = [n for n in conflict.fields if n not in mongo_names or now.values is None]
+    names += [n for n in mongo_names if now.values is not None]
     rows = []
     for name in names:
         if name in conflict.fields:
@@ -167,14 +163,14 @@ def field_rows(conflict: Conflict, document: dict | None, posted: Any) -> list[F
             ))
         else:
             value = current.get(name)
-            rows.append(FieldRow(name, mongo_names[name], False, synced.get(name), value, value))
+            rows.append(FieldRow(name, mongo_names[name], False, now.synced.get(name), value, value))
     return rows
 
 
 def posted_resolution(conflict: Conflict, post: Any) -> tuple[dict[str, str], dict[str, Any]]:
     """Per disputed field, the side taken or the value typed. A field left unanswered is left out,
     so that resolve() names it."""
-    types = conflict_queue.field_types(mapping_spec(conflict.mapping))
+    types = {f.name: f.sf_type for f in mapped_fields(conflict.mapping)}
     take: dict[str, str] = {}
     values: dict[str, Any] = {}
     for name in conflict.fields:
@@ -196,35 +192,3 @@ def typed_value(name: str, sf_type: str, text: str) -> Any:
             raise ResolutionError(f"{name} is true or false, not {text!r}")
         return word in TRUE_WORDS
     return text
-
-
-def current_document(conflict: Conflict) -> tuple[dict | None, str]:
-    """The record's MongoDB document now, or None and a one-line reason."""
-    mapping = conflict.mapping
-    try:
-        client = connect(mapping.mongo.uri, timeout_ms=MONGO_READ_TIMEOUT_MS)
-    except MongoUnavailable as exc:
-        return None, str(exc)
-    try:
-        collection = client[mapping.mongo.database][mapping.collection]
-        if conflict.mongo_id:
-            document = collection.find_one({"_id": id_value(conflict.mongo_id)})
-        else:
-            document = collection.find_one({mapping.key_field: conflict.salesforce_id})
-    except PyMongoError as exc:
-        return None, f"mongodb: {exc}"
-    finally:
-        client.close()
-    return document, "" if document is not None else "the MongoDB document no longer exists"
-
-
-def applied_state(conflict: Conflict, document: dict | None) -> dict[str, bool]:
-    """Whether the resolution is in MongoDB now, and whether the sync has since recorded it as
-    synced (its last synced values hold it, which happens once Salesforce accepted it)."""
-    chosen = conflict.resolution or {}
-    if document is None:
-        return {"mongodb": False, "both": False}
-    current = mongo_values(mapping_spec(conflict.mapping), document, writable_only=False)
-    synced = meta.sync_state(document).get("base") or {}
-    in_mongodb = all(current.get(name) == value for name, value in chosen.items())
-    return {"mongodb": in_mongodb, "both": in_mongodb and all(synced.get(n) == v for n, v in chosen.items())}

@@ -6,7 +6,9 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from dashboard.status import history, snapshot
+from dashboard.access import refusal
+from dashboard.charts import DEFAULT_RANGE, RANGES, chart_samples
+from dashboard.status import snapshot
 from dashboard.status_feed import Status, StatusFeed
 
 #: Workers write heartbeats and counters to the database every 2 s from any process or machine;
@@ -22,20 +24,24 @@ def read_status() -> Status:
 FEED = StatusFeed(read_status, every=PUSH_SECONDS)
 
 
+def may_read(user: Any) -> bool:
+    """The socket only reads: any role that reads the console (dashboard.access) may open it."""
+    return user is not None and user.is_authenticated and refusal(user, "GET") is None
+
+
 class StatusConsumer(AsyncJsonWebsocketConsumer):
-    """Sends the status snapshot, then the last hour of samples (for the charts) once; then
+    """Sends the status snapshot, then the default span of samples (for the charts) once; then
     sends each status the shared feed reads whenever it differs from the last one sent."""
 
     _sent: Status | None = None
 
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated or not user.is_staff:
+        if not await database_sync_to_async(may_read)(self.scope.get("user")):
             await self.close(code=4403)
             return
         await self.accept()
         await self._push(await FEED.current())
-        samples = await database_sync_to_async(history)()
+        samples = await database_sync_to_async(chart_samples)(RANGES[DEFAULT_RANGE])
         await self.send_json({"type": "history", "samples": [s.model_dump(mode="json") for s in samples]})
         # Subscribed only now so that no status overtakes the history; a change read meanwhile
         # still differs from what was sent and goes out on the next tick.

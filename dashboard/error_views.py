@@ -1,25 +1,31 @@
 """Console pages for the error queue: what could not be applied, with the code and message
-Salesforce or MongoDB gave, the payload, and retry / discard one or many. Staff only; actions
-are POSTs (CSRF-checked) through connectors.error_queue; a message says what each did."""
+Salesforce or MongoDB gave, the payload, and retry / discard one or many. Viewers read; actions
+are operators' POSTs (CSRF-checked) through connectors.operations.error_queue; a message says what each did."""
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaException
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from connectors import error_queue
-from connectors.error_queue import NotRetryable
-from connectors.kafka.producer import DeliveryFailed
-from connectors.models import SyncError
-from dashboard.access import staff_required
+from connectors.models import AuditEntry, SyncError
+from connectors.operations import ServiceUnavailable
+from connectors.operations.error_queue import NotRetryable
+from dashboard import audited_actions
+from dashboard.access import console_access
 from dashboard.queue_pages import (
-    back_to, list_filters, mapping_names, page_of, plural, query_without_page, selected_ids, timeline_url,
+    back_to,
+    list_filters,
+    mapping_names,
+    page_of,
+    plural,
+    query_without_page,
+    selected_ids,
+    timeline_url,
 )
 
 STATUS_FILTERS = {"open": SyncError.Status.OPEN, "retried": SyncError.Status.RETRIED,
@@ -48,7 +54,7 @@ def error_row(error: SyncError) -> ErrorRow:
     return ErrorRow(error, pretty_payload(error.payload), timeline_url(mapping, error.record_key))
 
 
-@staff_required
+@console_access
 def error_list(request: HttpRequest) -> HttpResponse:
     """Errors filtered by mapping, stage, code and status (open by default), a page at a time."""
     filters, status = list_filters(request, ("mapping", "stage", "code"), STATUS_FILTERS)
@@ -72,13 +78,13 @@ def error_list(request: HttpRequest) -> HttpResponse:
     })
 
 
-@staff_required
+@console_access
 def error_detail(request: HttpRequest, pk: int) -> HttpResponse:
     error = get_object_or_404(SyncError.objects.select_related("mapping"), pk=pk)
     return render(request, "dashboard/errors/detail.html", {"row": error_row(error), "error": error})
 
 
-@staff_required
+@console_access
 @require_POST
 def error_retry(request: HttpRequest, pk: int) -> HttpResponse:
     error = get_object_or_404(SyncError.objects.select_related("mapping"), pk=pk)
@@ -86,7 +92,7 @@ def error_retry(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponseRedirect(back_to(request, reverse("error-detail", args=[pk])))
 
 
-@staff_required
+@console_access
 @require_POST
 def error_discard(request: HttpRequest, pk: int) -> HttpResponse:
     error = get_object_or_404(SyncError, pk=pk)
@@ -94,7 +100,7 @@ def error_discard(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponseRedirect(back_to(request, reverse("error-detail", args=[pk])))
 
 
-@staff_required
+@console_access
 @require_POST
 def error_bulk(request: HttpRequest) -> HttpResponse:
     """Retry or discard the ticked errors (`action` is retry or discard)."""
@@ -113,12 +119,12 @@ def error_bulk(request: HttpRequest) -> HttpResponse:
 def retry(request: HttpRequest, errors: list[SyncError]) -> None:
     """Send the open ones back to their topics and say how many went (and why none did)."""
     try:
-        sent = error_queue.retry(errors)
+        sent = audited_actions.retry(request.user, AuditEntry.Via.CONSOLE, errors)
     except NotRetryable as exc:
         messages.error(request, f"Nothing retried: {exc}.")
         return
-    except (DeliveryFailed, KafkaException) as exc:
-        messages.error(request, f"Nothing retried: Kafka did not take the messages ({exc}).")
+    except ServiceUnavailable as exc:
+        messages.error(request, f"Nothing retried: {exc}.")
         return
     if sent:
         topics = ", ".join(sorted({e.topic for e in errors if e.status == SyncError.Status.OPEN}))
@@ -131,7 +137,7 @@ def retry(request: HttpRequest, errors: list[SyncError]) -> None:
 
 
 def discard(request: HttpRequest, errors: list[SyncError]) -> None:
-    discarded = error_queue.discard(errors)
+    discarded = audited_actions.discard(request.user, AuditEntry.Via.CONSOLE, errors)
     if discarded:
         messages.success(request, f"Discarded {plural(discarded, 'error')}; the changes will not be applied.")
     else:

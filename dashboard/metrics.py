@@ -1,8 +1,8 @@
 """GET /metrics: the console's figures in Prometheus' text format.
 
 Read from the database on each scrape (like the console), so it shows every runconsumers
-process wherever it runs. Protected like the REST API: a staff session, or
-`Authorization: Bearer <token>` with an API token of a staff user (issued in the admin).
+process wherever it runs. Protected like the REST API: a session or `Authorization: Bearer
+<token>` (issued in the admin) of a user whose role reads the console (Viewers and above).
 """
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from collections.abc import Iterator
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
+from ninja.errors import AuthenticationError, AuthorizationError
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from connectors.metrics import DIRECTIONS, checkpoints
 from connectors.models import ObjectMapping
-from dashboard.models import ApiToken
+from connectors.operations.metrics import DIRECTIONS, checkpoints
+from dashboard.api_auth import refusal, staff_caller
 from dashboard.status import live_workers, mapping_rows, relay_rows
 
 STATES = ("running", "paused", "failing", "idle")
@@ -60,7 +61,8 @@ class StatusCollector:
                 api_used.add_metric([row.name], row.api_used)
                 api_limit.add_metric([row.name], row.api_limit)
         alive = GaugeMetricFamily("sync_workers_alive", "Workers whose heartbeat is fresh, by kind.", labels=["kind"])
-        for kind, count in sorted(Counter(w.name.split(":")[0] for w in live_workers() if w.state != "stopped").items()):
+        running = Counter(w.name.split(":")[0] for w in live_workers() if w.state != "stopped")
+        for kind, count in sorted(running.items()):
             alive.add_metric([kind], count)
         yield from (events, rate, lag, behind, errors, conflicts, paused, state, api_used, api_limit, alive)
         yield from relay_metrics()
@@ -80,21 +82,12 @@ def _gauge(name: str, documentation: str, *labels: str) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, documentation, labels=["mapping", *labels])
 
 
-def _is_staff(request: HttpRequest) -> bool:
-    if request.user.is_authenticated and request.user.is_staff:
-        return True
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    user = ApiToken.user_for(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-    return user is not None and bool(getattr(user, "is_staff", False))
-
-
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    if not _is_staff(request):
-        response = HttpResponse("staff session or `Authorization: Bearer <API token>` required\n", status=401,
-                                content_type="text/plain")
-        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
-        return response
+    try:
+        staff_caller(request)
+    except (AuthenticationError, AuthorizationError) as exc:
+        return refusal(exc)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StatusCollector())  # type: ignore[arg-type]
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

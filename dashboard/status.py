@@ -6,27 +6,52 @@ layer to know what they are doing.
 """
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from django.db.models import Count, Max, QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from connectors.kafka.config import relay_topic
-from connectors.metrics import DIRECTIONS, HEARTBEAT_STALE_SECONDS, checkpoints, fresh_workers
-from connectors.models import Conflict, EventRelay, MetricSample, ObjectMapping, RecordEvent, SyncError, SyncJob, WorkerStatus
-from dashboard.schemas import ActivityOut, JobOut, MappingOut, RelayOut, SampleOut, StatusOut, WorkerOut
+from connectors.models import (
+    Conflict,
+    EventRelay,
+    MetricSample,
+    ObjectMapping,
+    RecordEvent,
+    SyncError,
+    SyncJob,
+    WorkerStatus,
+)
+from connectors.operations.metrics import (
+    DIRECTIONS,
+    HEARTBEAT_STALE_SECONDS,
+    api_limit_pause,
+    checkpoints,
+    fresh_workers,
+    open_drift_counts,
+    worker_trouble,
+)
+from connectors.operations.platform_events import relay_topic_of
+from dashboard.formatting import cluster_time_at
+from dashboard.schemas import (
+    ActivityOut,
+    JobOut,
+    MappingOut,
+    MappingState,
+    RelayOut,
+    SampleOut,
+    StatusOut,
+    WorkerOut,
+)
 
-__all__ = ["HEARTBEAT_STALE_SECONDS", "mapping_rows", "live_workers", "snapshot", "history", "activity"]
+__all__ = ["HEARTBEAT_STALE_SECONDS", "mapping_rows", "live_workers", "snapshot", "activity"]
 
 #: Errors parked this recently make a mapping "failing".
 RECENT_ERRORS = timedelta(minutes=1)
 #: A sample older than this no longer describes the present (the sampler stopped).
 SAMPLE_FRESH = timedelta(seconds=30)
 ACTIVITY_ROWS = 25
-HISTORY = timedelta(hours=1)
 
 
 def _url(name: str, query: str = "", **kwargs: str) -> str | None:
@@ -35,15 +60,6 @@ def _url(name: str, query: str = "", **kwargs: str) -> str | None:
         return reverse(name, kwargs=kwargs or None) + query
     except NoReverseMatch:
         return None
-
-
-def _open_drift_counts() -> dict[int, int] | None:
-    """Unaccepted schema drift per mapping id; None where schema-drift detection is not installed."""
-    try:
-        from connectors.schema_drift import open_drift
-    except ImportError:
-        return None
-    return Counter(open_drift().values_list("mapping_id", flat=True))
 
 
 def _rate(events: int, seconds: float) -> float | None:
@@ -76,19 +92,18 @@ def _latest_samples(mapping_ids: list[int]) -> dict[int, MetricSample]:
 
 
 def _state(mapping: ObjectMapping, workers: list[WorkerStatus], recent_errors: int,
-           sample: MetricSample | None) -> tuple[str, str]:
+           sample: MetricSample | None) -> tuple[MappingState, str]:
     """running / paused / failing / idle, and why, in a few words."""
     if not mapping.enabled:
         return "idle", "disabled in the admin"
     if mapping.paused:
         return "paused", "paused from the console"
-    failing = [w for w in workers if w.state == "failing" and _serves(w.name, mapping)]
-    if failing:
-        return "failing", f"{failing[0].name}: {failing[0].last_error[:200]}"
-    missing = [kind for kind, needed in _needed_workers(mapping).items()
-               if not any(w.state != "stopped" and needed(w.name) for w in workers)]
-    if missing:
-        return "failing", f"no {' or '.join(missing)} worker is beating (is manage.py runconsumers running?)"
+    api_pause = api_limit_pause(mapping, workers)
+    if api_pause:
+        return "paused", api_pause
+    trouble = worker_trouble(mapping, workers)
+    if trouble:
+        return "failing", trouble
     if recent_errors:
         changes = "change" if recent_errors == 1 else "changes"
         return "failing", f"{recent_errors} {changes} parked as errors in the last minute"
@@ -96,27 +111,6 @@ def _state(mapping: ObjectMapping, workers: list[WorkerStatus], recent_errors: i
                                or sample.sf_to_mongo_lag or sample.mongo_to_sf_lag):
         return "running", "changes flowing"
     return "idle", "nothing to sync"
-
-
-def _serves(worker_name: str, mapping: ObjectMapping) -> bool:
-    """Capture workers are named `<kind>:<mapping>`, apply workers `<kind>:<kafka cluster>`."""
-    kind, _, target = worker_name.partition(":")
-    return target == mapping.name or (kind.endswith("-apply") and target == mapping.kafka.name)
-
-
-def _needed_workers(mapping: ObjectMapping) -> dict[str, Callable[[str], bool]]:
-    """The worker kinds a mapping needs beating, each with a test on a worker's name."""
-    cluster = mapping.kafka.name
-    needed: dict[str, Callable[[str], bool]] = {}
-    if mapping.captures_salesforce:
-        # Polling or CDC: any Salesforce capture worker of this mapping.
-        needed["Salesforce capture"] = lambda n: n.startswith("sf-") and n.endswith(f":{mapping.name}") \
-            and not n.startswith("sf-apply")
-        needed["mongo-apply"] = lambda n: n == f"mongo-apply:{cluster}"
-    if mapping.captures_mongodb:
-        needed["mongo-capture"] = lambda n: n == f"mongo-capture:{mapping.name}"
-        needed["sf-apply"] = lambda n: n == f"sf-apply:{cluster}"
-    return needed
 
 
 def mapping_rows() -> list[MappingOut]:
@@ -129,7 +123,7 @@ def mapping_rows() -> list[MappingOut]:
     points = checkpoints(ids)
     samples = _latest_samples(ids)
     jobs = _latest_jobs()
-    drift = _open_drift_counts()
+    drift = open_drift_counts()
     workers = list(fresh_workers())
     out = []
     for m in rows:
@@ -140,11 +134,12 @@ def mapping_rows() -> list[MappingOut]:
             name=m.name, sf_object=m.sf_object, collection=m.collection, direction=m.direction,
             direction_label=m.get_direction_display(), conflict_policy=m.conflict_policy,
             conflict_policy_label=m.get_conflict_policy_display(), enabled=m.enabled, paused=m.paused,
-            state=state, state_reason=reason, checkpoint_modstamp=point.sf_modstamp,
-            mongo_resume_point=point.mongo_cluster_time, cdc_replay_id=point.cdc_replay_id,
+            state=state, state_reason=reason, capture_mode=m.capture_mode, checkpoint_modstamp=point.sf_modstamp,
+            mongo_resume_point=point.mongo_cluster_time, mongo_resume_at=cluster_time_at(point.mongo_cluster_time),
+            cdc_replay_id=point.cdc_replay_id, cdc_replay_at=point.cdc_replay_at,
             events_published=point.sf_published + point.mongo_published, **figures,
             open_errors=open_errors.get(m.pk, 0), open_conflicts=open_conflicts.get(m.pk, 0),
-            open_drift=drift.get(m.pk, 0) if drift is not None else None,
+            open_drift=drift.get(m.pk, 0),
             errors_url=_url("errors", f"?mapping={m.name}"), conflicts_url=_url("conflicts", f"?mapping={m.name}"),
             jobs=jobs.get(m.pk, []),
         ))
@@ -156,11 +151,11 @@ def _per_mapping(rows: QuerySet) -> dict[int, int]:
     return dict(rows.order_by().values("mapping_id").annotate(n=Count("id")).values_list("mapping_id", "n"))
 
 
-def _figures(sample: MetricSample | None) -> dict[str, object]:
+def _figures(sample: MetricSample | None) -> dict[str, Any]:
     if sample is None:
         return {}
-    figures: dict[str, object] = {f"{d}_{name}": getattr(sample, f"{d}_{name}")
-                                  for d in DIRECTIONS for name in ("lag", "behind_seconds")}
+    figures: dict[str, Any] = {f"{d}_{name}": getattr(sample, f"{d}_{name}")
+                               for d in DIRECTIONS for name in ("lag", "behind_seconds")}
     figures.update(_rates(sample), api_used=sample.api_used, api_limit=sample.api_limit)
     return figures
 
@@ -188,13 +183,6 @@ def activity(limit: int = ACTIVITY_ROWS) -> list[ActivityOut]:
     return out
 
 
-def history(since: timedelta = HISTORY) -> list[SampleOut]:
-    """The samples of the last hour, oldest first, for the charts."""
-    rows = (MetricSample.objects.filter(taken_at__gte=timezone.now() - since).select_related("mapping")
-            .order_by("taken_at", "id"))
-    return [_sample_out(s) for s in rows]
-
-
 def _sample_out(sample: MetricSample) -> SampleOut:
     return SampleOut(mapping=sample.mapping.name, taken_at=sample.taken_at, **_rates(sample),
                      sf_to_mongo_lag=sample.sf_to_mongo_lag, mongo_to_sf_lag=sample.mongo_to_sf_lag)
@@ -211,7 +199,7 @@ def snapshot() -> StatusOut:
 
 def relay_rows() -> list[RelayOut]:
     return [
-        RelayOut(name=r.name, channel=r.channel, topic=relay_topic(r.kafka.topic_prefix, r.channel),
+        RelayOut(name=r.name, channel=r.channel, topic=relay_topic_of(r),
                  collection=r.collection, enabled=r.enabled, events_relayed=r.events_relayed,
                  events_stored=r.events_stored, last_event_at=r.last_event_at, replay_id=r.replay_id)
         for r in EventRelay.objects.select_related("kafka").order_by("name")

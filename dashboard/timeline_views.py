@@ -1,15 +1,17 @@
-"""The record timeline page: every change that touched one record, in order. Staff only."""
+"""The record timeline page: every change that touched one record, in order, and what people did
+to it (the audit trail)."""
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from connectors import timeline
-from connectors.models import Conflict, ObjectMapping, SyncError
-from dashboard.access import staff_required
+from connectors.models import AuditEntry, Conflict, ObjectMapping, SyncError
+from connectors.operations import timeline
+from dashboard.access import console_access
+from dashboard.audit_views import summary
 
 
-@staff_required
+@console_access
 def record_timeline(request: HttpRequest, mapping: str, key: str) -> HttpResponse:
     row = get_object_or_404(ObjectMapping, name=mapping)
     lines = list(timeline.timeline(row, key))
@@ -22,10 +24,11 @@ def record_timeline(request: HttpRequest, mapping: str, key: str) -> HttpRespons
         "conflicts": Conflict.objects.filter(mapping=row, salesforce_id__in=ids)
         | Conflict.objects.filter(mapping=row, mongo_id__in=ids),
         "errors": SyncError.objects.filter(mapping=row, record_key__in=ids),
+        "audit": [(entry, summary(entry)) for entry in AuditEntry.objects.for_record(row.name, ids)],
     })
 
 
-@staff_required
+@console_access
 def find_record(request: HttpRequest) -> HttpResponse:
     """The lookup form's target: `?mapping=<name>&key=<Salesforce Id or _id>`."""
     mapping, key = request.GET.get("mapping", "").strip(), request.GET.get("key", "").strip()

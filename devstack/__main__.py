@@ -12,6 +12,7 @@ import argparse
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from . import services
 from .config import KNOWN_SERVICES, ConfigError, StackConfig
@@ -75,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--services", help=f"comma separated subset of {','.join(KNOWN_SERVICES)}")
     args = parser.parse_args(argv)
     try:
-        overrides = {}
+        overrides: dict[str, Any] = {}  # StackConfig field -> value
         if args.services:
             overrides["services"] = tuple(s.strip() for s in args.services.split(",") if s.strip())
         cfg = StackConfig.from_env(**overrides)

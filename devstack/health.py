@@ -56,7 +56,8 @@ def kafka_ready(bootstrap: str, timeout: float = 2.0) -> bool:
 
     host, _, port = bootstrap.rpartition(":")
     tcp_open(host, int(port), timeout)  # cheap gate before librdkafka spins up
-    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": _kafka_log})
+    # confluent-kafka's config type leaves out its documented "logger" option (a logging.Logger).
+    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": _kafka_log})  # type: ignore[dict-item]
     metadata = admin.list_topics(timeout=timeout)
     if not metadata.brokers:
         raise RuntimeError("metadata lists no brokers")

@@ -173,7 +173,7 @@ class Stack:
         # signal lands while that thread holds the Event's internal lock inside wait(), set()
         # would deadlock on it.
         stop_requested: list[int] = []
-        previous: dict[int, object] = {}
+        previous: dict[signal.Signals, signal._HANDLER] = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 previous[sig] = signal.signal(sig, lambda signum, frame: stop_requested.append(signum))
@@ -189,7 +189,7 @@ class Stack:
             return 0
         finally:
             for sig, handler in previous.items():
-                signal.signal(sig, handler)  # type: ignore[arg-type]
+                signal.signal(sig, handler)
 
     def stop(self, *, quiet: bool = False) -> None:
         """Stop every child, newest first: SIGTERM, grace period, SIGKILL.  Idempotent."""

@@ -9,3 +9,6 @@ source scripts/venv.sh
 "$VENV/bin/python" bench/writeback.py --records 10000 --soak-minutes "${BENCH_SOAK_MINUTES:-10}"
 # The same write-back with a real org's pace: ~300 ms per 200-record call (the emulator answers in ms).
 "$VENV/bin/python" bench/writeback.py --records 10000 --soak-minutes 0 --salesforce-latency-ms 300
+# Live edits (1 and 10 a second) idle and during a backfill job, lost edits counted, both capture modes.
+"$VENV/bin/python" bench/live_backfill.py --accounts "${BENCH_ACCOUNTS:-100000}" --capture polling
+"$VENV/bin/python" bench/live_backfill.py --accounts "${BENCH_ACCOUNTS:-100000}" --capture cdc

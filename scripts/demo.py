@@ -1,5 +1,8 @@
 """Run the whole product on its embedded defaults: broker, MongoDB, Salesforce emulator,
-the console and the sync workers, with a steady stream of Salesforce edits to watch.
+the console and the sync workers, with a story to watch: Salesforce users editing Accounts,
+Contacts, Opportunities and Orders (as UI edits: no API call counted), people editing the
+MongoDB side, a conflict about every minute and now and then an edit Salesforce refuses
+(devstack/story.py).
 
 Run through scripts/demo.sh, which prepares the virtualenv first. Ctrl-C stops everything.
 """
@@ -21,6 +24,8 @@ from devstack import ServiceStartError, Stack, StackConfig  # noqa: E402
 
 WEB_PORT = int(os.environ.get("DEMO_WEB_PORT", "8000"))
 CHURN_RATE = os.environ.get("DEMO_CHURN_RATE", "2")
+# Few deletes, as in a real org (the README has the demo's measured API usage).
+DELETE_SHARE = os.environ.get("DEMO_DELETE_SHARE", "0.01")
 # Change Data Capture where the object publishes change events, polling elsewhere.
 CAPTURE = os.environ.get("DEMO_CAPTURE", "cdc")
 
@@ -42,7 +47,8 @@ def report_counts(stack: Stack, stop: threading.Event) -> None:
     database = client[os.environ.get("MONGODB_DATABASE", "salesforce")]
     while not stop.wait(10):
         try:
-            counts = {name: database[name].estimated_document_count() for name in sorted(database.list_collection_names())}
+            counts = {name: database[name].estimated_document_count()
+                      for name in sorted(database.list_collection_names())}
             print("demo: MongoDB now holds " + ", ".join(f"{n} {c}" for n, c in counts.items()), flush=True)
         except pymongo.errors.PyMongoError:
             pass
@@ -71,14 +77,22 @@ def main() -> int:
         stack.add_process(
             "churn",
             [sys.executable, "-m", "sfemulator", "churn", "--url", stack.salesforce_url,
-             "--ca", str(stack.salesforce_ca), "--rate", CHURN_RATE],
+             "--ca", str(stack.salesforce_ca), "--rate", CHURN_RATE, "--delete-share", DELETE_SHARE],
+            env=env, cwd=ROOT,
+        )
+        stack.add_process(
+            "story",
+            [sys.executable, "-m", "devstack.story", "--mongodb-uri", stack.mongodb_uri,
+             "--database", env.get("MONGODB_DATABASE", "salesforce"),
+             "--url", stack.salesforce_url, "--ca", str(stack.salesforce_ca)],
             env=env, cwd=ROOT,
         )
         print(
             f"\n  Console:  http://127.0.0.1:{WEB_PORT}/   ({login})\n"
             f"  Admin:    http://127.0.0.1:{WEB_PORT}/admin/\n"
-            f"  Logs:     {config.log_dir}/ (runconsumers.log, web.log, churn.log, ...)\n"
-            f"  Salesforce emulator {stack.salesforce_url} is making {CHURN_RATE} changes a second.\n"
+            f"  Logs:     {config.log_dir}/ (runconsumers.log, web.log, churn.log, story.log, ...)\n"
+            f"  Salesforce emulator {stack.salesforce_url}: its users make {CHURN_RATE} changes a second;\n"
+            "  MongoDB is edited every 30 s, with a conflict every minute and a refused edit every 5 minutes.\n"
             "  Ctrl-C stops everything.\n",
             flush=True,
         )

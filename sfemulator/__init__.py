@@ -8,5 +8,5 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 #: API versions served under /services/data/vXX.X (inclusive range).
-MIN_API_VERSION = 50
-MAX_API_VERSION = 62
+MIN_API_VERSION = 31
+MAX_API_VERSION = 68  # Winter '27, the current release

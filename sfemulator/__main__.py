@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+from .churn import DELETE_SHARE, OBJECTS
 from .config import DEFAULT_SESSION_TTL_S, Credentials
 
 
@@ -103,7 +104,8 @@ def cmd_churn(args: argparse.Namespace) -> int:
     stop = threading.Event()
     try:
         run(args.url, args.ca, args.rate, args.duration, [o.strip() for o in args.objects.split(",") if o.strip()],
-            creds=_creds(args), stop=stop, out=lambda line: print(line, flush=True))
+            creds=_creds(args), stop=stop, out=lambda line: print(line, flush=True), ui=not args.api,
+            delete_share=args.delete_share)
     except KeyboardInterrupt:
         print("churn interrupted", flush=True)
     return 0
@@ -139,12 +141,16 @@ def main(argv: list[str] | None = None) -> int:
     seed.add_argument("--reset", action="store_true", help="delete the existing org first")
     seed.set_defaults(func=cmd_seed)
 
-    churn = sub.add_parser("churn", help="keep changing records through the REST API")
+    churn = sub.add_parser("churn", help="keep changing records as users in the UI would (or through the API)")
     churn.add_argument("--url", required=True)
     churn.add_argument("--ca", required=True)
     churn.add_argument("--rate", type=float, default=5.0, help="operations per second")
     churn.add_argument("--duration", type=float, default=None, metavar="SECONDS")
-    churn.add_argument("--objects", default="Account,Contact")
+    churn.add_argument("--objects", default=",".join(OBJECTS))
+    churn.add_argument("--api", action="store_true",
+                       help="edit through the REST API (counted in DailyApiRequests), not as UI users")
+    churn.add_argument("--delete-share", type=float, default=DELETE_SHARE, metavar="SHARE",
+                       help="share of operations that delete a record (default %(default)s; creates are 0.2)")
     _add_credential_flags(churn)
     churn.set_defaults(func=cmd_churn)
 

@@ -19,6 +19,12 @@ from .store import Store
 
 DAILY_API_MAX = 15000
 _FLUSH_EVERY = 50
+_CODE_TTL_MS = 15 * 60 * 1000
+_REFRESH_KEY = "refresh_token:"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _now_ms() -> int:
@@ -37,6 +43,7 @@ class Auth:
         self._usage_day = self._today()
         self._usage = int(store.get_meta(f"api_usage:{self._usage_day}") or 0)
         self._unflushed = 0
+        self._codes: dict[str, tuple[str, str, int]] = {}  # code -> (user, redirect_uri, expiry ms)
 
     # -- credentials ---------------------------------------------------------
     def check_user(self, username: str | None, password: str | None) -> str | None:
@@ -73,12 +80,40 @@ class Auth:
         return token, issued
 
     def revoke(self, token: str) -> bool:
-        """End a session at once (OAuth revoke); True if there was one."""
+        """End a session, or retire a refresh token, at once (OAuth revoke); True if there was one."""
         with self.store.write() as c:
             removed = c.execute("DELETE FROM sessions WHERE token = ?", (token,)).rowcount
+            removed += c.execute("DELETE FROM meta WHERE key = ?", (_REFRESH_KEY + _digest(token),)).rowcount
         with self._lock:
             self._cache.pop(token, None)
         return bool(removed)
+
+    # -- web-server flow: authorization codes and refresh tokens ------------------
+    def issue_code(self, user_id: str, redirect_uri: str) -> str:
+        """A single-use authorization code, valid for 15 minutes as on a real org."""
+        code = secrets.token_urlsafe(48)
+        with self._lock:
+            now = _now_ms()
+            self._codes = {k: v for k, v in self._codes.items() if v[2] > now}
+            self._codes[code] = (user_id, redirect_uri, now + _CODE_TTL_MS)
+        return code
+
+    def redeem_code(self, code: str | None, redirect_uri: str | None) -> str | None:
+        """User Id for a live code issued for ``redirect_uri``; the code is spent either way."""
+        with self._lock:
+            hit = self._codes.pop(code or "", None)
+        if hit is None or hit[2] <= _now_ms() or hit[1] != (redirect_uri or ""):
+            return None
+        return hit[0]
+
+    def issue_refresh(self, user_id: str) -> str:
+        """A refresh token; it outlives sessions (kept, hashed, in SQLite) until revoked."""
+        token = f"5Aep{secrets.token_urlsafe(64)}"
+        self.store.set_meta(_REFRESH_KEY + _digest(token), user_id)
+        return token
+
+    def user_for_refresh(self, token: str | None) -> str | None:
+        return self.store.get_meta(_REFRESH_KEY + _digest(token or "")) if token else None
 
     def user_for(self, token: str | None) -> str | None:
         """User Id of a live session, or None (unknown or expired)."""

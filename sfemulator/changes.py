@@ -11,6 +11,7 @@ i.e. per transaction) the ``transactionKey`` and ``data`` the written values.
 """
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import uuid
@@ -55,7 +56,7 @@ class Change:
     caller: Caller
     commit_ts: str
     #: The values written (stored form), for CDC event bodies; None when nothing but IsDeleted changed.
-    values: Mapping[str, object] | None = None
+    values: Mapping[str, builtins.object] | None = None  # `object` is a field of this class
 
 
 _INSERT = ("INSERT INTO change_log (record_id, object, change_type, fields, client, origin, user_id, commit_ts,"
@@ -86,7 +87,7 @@ def read(store: Store, after_seq: int = 0, limit: int = 1000, record_id: str | N
     keys = ("seq", "recordId", "object", "changeType", "fields", "client", "changeOrigin", "userId", "commitTimestamp")
     out = []
     for row in store.read(sql, params):
-        entry = dict(zip(keys, row))
+        entry = dict(zip(keys, row, strict=True))
         entry["fields"] = json.loads(entry["fields"])
         out.append(entry)
     return out

@@ -1,10 +1,14 @@
-"""Background "users at work": steady updates/creates/deletes through the REST API.
+"""Background "users at work": steady updates/creates/deletes on the org's records.
 
-``run(url, ca, rate, duration=None, objects=("Account", "Contact"))`` logs in
-with the OAuth password flow and performs ``rate`` operations per second
-(about 70% updates, 20% creates, 10% deletes) until ``duration`` elapses or
-``stop`` is set, printing a short status line about once a second.
-Returns a :class:`ChurnStats`.
+``run(url, ca, rate, duration=None, objects=OBJECTS)`` logs in with the OAuth
+password flow and performs ``rate`` operations per second (20% creates,
+``delete_share`` deletes, 10% by default, and the rest updates) until ``duration`` elapses or ``stop`` is set,
+printing a short status line about once a second. Returns a :class:`ChurnStats`.
+
+The edits are made as people make them in Salesforce's UI (``/_emulator/ui``,
+``ui=True``, the default): validated, stamped and published as change events
+like API writes, but counting no API call, so a demo left running does not use
+up the org's DailyApiRequests. ``ui=False`` writes through the REST API instead.
 """
 from __future__ import annotations
 
@@ -20,7 +24,9 @@ from .config import Credentials
 from .seed import _CITIES, _CORES, _FIRST, _LAST, _PREFIXES, _TITLES
 
 API_VERSION = "62.0"
-_WEIGHTS = (("update", 0.7), ("create", 0.2), ("delete", 0.1))
+OBJECTS = ("Account", "Contact", "Opportunity", "Order")
+CREATE_SHARE = 0.2
+DELETE_SHARE = 0.1
 
 
 @dataclass
@@ -50,7 +56,8 @@ def _contact_fields(rng: random.Random) -> dict:
 
 
 def _opportunity_fields(rng: random.Random) -> dict:
-    return {"Amount": float(rng.randint(5, 500) * 1000), "StageName": rng.choice(("Qualification", "Negotiation/Review"))}
+    return {"Amount": float(rng.randint(5, 500) * 1000),
+            "StageName": rng.choice(("Qualification", "Negotiation/Review"))}
 
 
 def _order_fields(rng: random.Random) -> dict:
@@ -86,16 +93,16 @@ _CREATES: dict[str, Callable[[random.Random, dict], dict | None]] = {
     "Account": _new_account, "Contact": _new_contact, "Opportunity": _new_opportunity, "Order": _new_order}
 
 
-class _Client:
-    """Just enough REST client: OAuth login, retry once on 401."""
+class Client:
+    """Just enough REST client: OAuth login, retry once on 401; `ui` edits count no API call."""
 
-    def __init__(self, url: str, ca: str, creds: Credentials) -> None:
-        self.url, self.creds = url.rstrip("/"), creds
+    def __init__(self, url: str, ca: str, creds: Credentials, ui: bool = True) -> None:
+        self.url, self.creds, self.ui = url.rstrip("/"), creds, ui
         self.http = requests.Session()
         self.http.verify = ca
         # requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override Session.verify; ignore the env.
         self.http.trust_env = False
-        self.base = ""
+        self.instance = self.base = ""
         self.login()
 
     def login(self) -> None:
@@ -106,29 +113,44 @@ class _Client:
         r.raise_for_status()
         body = r.json()
         self.http.headers["Authorization"] = f"Bearer {body['access_token']}"
-        self.base = f"{body['instance_url']}/services/data/v{API_VERSION}"
+        self.instance = body["instance_url"]
+        self.base = f"{self.instance}/services/data/v{API_VERSION}"
 
     def request(self, method: str, path: str, **kw) -> requests.Response:
-        r = self.http.request(method, self.base + path, timeout=30, **kw)
+        """A REST API call: `path` after /services/data/vXX.X."""
+        return self._send(method, lambda: self.base + path, **kw)
+
+    def edit(self, method: str, obj: str, record_id: str = "", **kw) -> requests.Response:
+        """Create (POST), update (PATCH) or delete (DELETE) one record, as a user or through the API."""
+        suffix = f"/{record_id}" if record_id else "/"
+        if self.ui:
+            return self._send(method, lambda: f"{self.instance}/_emulator/ui/records/{obj}{suffix}".rstrip("/"), **kw)
+        return self.request(method, f"/sobjects/{obj}{suffix}", **kw)
+
+    def _send(self, method: str, url: Callable[[], str], **kw) -> requests.Response:
+        r = self.http.request(method, url(), timeout=30, **kw)
         if r.status_code == 401:
             self.login()
-            r = self.http.request(method, self.base + path, timeout=30, **kw)
+            r = self.http.request(method, url(), timeout=30, **kw)
         return r
 
 
 def run(url: str, ca: str, rate: float, duration: float | None = None,
-        objects: Sequence[str] = ("Account", "Contact"), creds: Credentials | None = None,
+        objects: Sequence[str] = OBJECTS, creds: Credentials | None = None,
         stop: threading.Event | None = None, out: Callable[[str], None] | None = print,
-        seed: int | None = None) -> ChurnStats:
+        seed: int | None = None, ui: bool = True, delete_share: float = DELETE_SHARE) -> ChurnStats:
     """Churn until ``duration`` seconds pass or ``stop`` is set (Ctrl-C in the CLI)."""
+    if not 0 <= delete_share <= 1 - CREATE_SHARE:
+        raise ValueError(f"the share of deletes must be between 0 and {1 - CREATE_SHARE}, not {delete_share}")
     unknown = [o for o in objects if o not in _UPDATES]
     if unknown:
         raise ValueError(f"unsupported churn objects: {', '.join(unknown)}")
     rng = random.Random(seed)
-    client = _Client(url, ca, creds or Credentials.from_env())
+    client = Client(url, ca, creds or Credentials.from_env(), ui)
     pools: dict[str, list[str]] = {}
     for name in {*objects, "Account"}:
-        r = client.request("GET", "/query", params={"q": f"SELECT Id FROM {name} ORDER BY SystemModstamp DESC LIMIT 2000"})
+        soql = f"SELECT Id FROM {name} ORDER BY SystemModstamp DESC LIMIT 2000"
+        r = client.request("GET", "/query", params={"q": soql})
         r.raise_for_status()
         pools[name] = [rec["Id"] for rec in r.json()["records"]]
     stats = ChurnStats(touched={o: set() for o in objects})
@@ -144,7 +166,7 @@ def run(url: str, ca: str, rate: float, duration: float | None = None,
             time.sleep(min(next_op - now, 0.05))
             continue
         next_op += interval
-        _one_op(client, rng, rng.choice(list(objects)), pools, stats)
+        _one_op(client, rng, rng.choice(list(objects)), pools, stats, delete_share)
         if out and now - last_report >= 1.0:
             last_report = now
             out(f"churn {now - started:5.1f}s  ops={stats.ops} (upd {stats.updates}, new {stats.creates}, "
@@ -155,17 +177,14 @@ def run(url: str, ca: str, rate: float, duration: float | None = None,
     return stats
 
 
-def _pick_op(rng: random.Random) -> str:
-    x, acc = rng.random(), 0.0
-    for name, weight in _WEIGHTS:
-        acc += weight
-        if x < acc:
-            return name
-    return "update"
+def _pick_op(rng: random.Random, delete_share: float) -> str:
+    x = rng.random()
+    return "create" if x < CREATE_SHARE else "delete" if x < CREATE_SHARE + delete_share else "update"
 
 
-def _one_op(client: _Client, rng: random.Random, obj: str, pools: dict[str, list[str]], stats: ChurnStats) -> None:
-    op = _pick_op(rng)
+def _one_op(client: Client, rng: random.Random, obj: str, pools: dict[str, list[str]], stats: ChurnStats,
+            delete_share: float) -> None:
+    op = _pick_op(rng, delete_share)
     pool = pools[obj]
     if op != "create" and not pool:
         op = "create"
@@ -174,7 +193,7 @@ def _one_op(client: _Client, rng: random.Random, obj: str, pools: dict[str, list
             body = _CREATES[obj](rng, pools)
             if body is None:
                 return
-            r = client.request("POST", f"/sobjects/{obj}/", json=body)
+            r = client.edit("POST", obj, json=body)
             ok = r.status_code == 201
             if ok:
                 new_id = r.json()["id"]
@@ -185,9 +204,9 @@ def _one_op(client: _Client, rng: random.Random, obj: str, pools: dict[str, list
             idx = rng.randrange(len(pool))
             rid = pool[idx]
             if op == "update":
-                r = client.request("PATCH", f"/sobjects/{obj}/{rid}", json=_UPDATES[obj](rng))
+                r = client.edit("PATCH", obj, rid, json=_UPDATES[obj](rng))
             else:
-                r = client.request("DELETE", f"/sobjects/{obj}/{rid}")
+                r = client.edit("DELETE", obj, rid)
                 pool[idx] = pool[-1]
                 pool.pop()
             ok = r.status_code == 204

@@ -20,11 +20,12 @@ class Credentials:
     @classmethod
     def from_env(cls, **overrides: str | None) -> Credentials:
         """Defaults <- SFEMU_* environment variables <- non-None ``overrides``."""
-        values = {}
+        values: dict[str, str] = {}
         for name in cls.__dataclass_fields__:
             env = os.environ.get(f"SFEMU_{name.upper()}")
             if env is not None:
                 values[name] = env
-            if overrides.get(name) is not None:
-                values[name] = overrides[name]
+            override = overrides.get(name)
+            if override is not None:
+                values[name] = override
         return cls(**values)

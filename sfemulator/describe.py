@@ -1,7 +1,16 @@
 """Describe payloads (global, per-object, per-field) in Salesforce's JSON shape."""
 from __future__ import annotations
 
-from .schema import NUMBER_TYPES, OBJECTS, PLATFORM_EVENTS, SOAP_TYPES, Field, SObject, child_relationships
+from .schema import (
+    NUMBER_TYPES,
+    OBJECTS,
+    PLATFORM_EVENTS,
+    SOAP_TYPES,
+    Field,
+    SObject,
+    child_relationship_name,
+    child_relationships,
+)
 
 MASTER_RECORD_TYPE_ID = "012000000000000AAA"
 _COMPOUND = {"Billing": "BillingAddress"}
@@ -162,7 +171,7 @@ def _child_relationship(child: SObject, f: Field) -> dict:
         "field": f.name,
         "junctionIdListNames": [],
         "junctionReferenceTo": [],
-        "relationshipName": None if is_audit else child.label_plural.replace(" ", ""),
+        "relationshipName": child_relationship_name(child, f),
         "restrictedDelete": child.name == "Order" and not is_audit,
     }
 

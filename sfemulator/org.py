@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .auth import Auth
+from .bulk.classic import ClassicJobs
+from .bulk.jobs import JobBook
 from .config import DEFAULT_SESSION_TTL_S, Credentials
 from .faults import Faults
 from .pubsub.bus import EventBus
@@ -38,7 +40,12 @@ class Org:
         self.auth = Auth(self.store, creds or Credentials.from_env(), session_ttl_s)
         #: Change events and platform events served by the Pub/Sub API (sfemulator.pubsub).
         self.events = EventBus(self.store)
+        #: Bulk API 2.0 jobs (in memory) and their worker.
+        self.jobs = JobBook(self.store.clock.now_ms)
+        #: Bulk API 1.0 jobs; their batches run on the same worker.
+        self.classic_jobs = ClassicJobs(self.records, self.queries, self.jobs, self.store.clock.now_ms)
 
     def close(self) -> None:
+        self.jobs.close()
         self.auth.flush()
         self.store.close()

@@ -78,7 +78,8 @@ class Records:
         """The live record, or 404 NOT_FOUND (also for deleted records)."""
         record_id = self.resolve_id(obj, raw_id)
         if record_id is None:
-            raise ApiError(404, "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {raw_id}")
+            raise ApiError(404, "NOT_FOUND",
+                           f"Provided external ID field does not exist or is not accessible: {raw_id}")
         names = None
         if fields is not None:
             names = []
@@ -145,13 +146,14 @@ class Records:
         return result
 
     # -- many records in one transaction (sObject Collections) ------------------
-    def batch(self, steps: Sequence[Step], all_or_none: bool) -> tuple[list[Any], bool]:
+    def batch(self, steps: Sequence[Step], all_or_none: bool,
+              request_level: frozenset[str] = REQUEST_LEVEL_ERRORS) -> tuple[list[Any], bool]:
         """Run ``steps`` in order in one transaction, each under its own savepoint.
 
         Returns (outcomes, rolled_back): an outcome is the step's result or the
         :class:`ApiError` it raised.  With ``all_or_none`` and any failure,
         nothing is written and ``rolled_back`` is True.  Request-level errors
-        (:data:`REQUEST_LEVEL_ERRORS`) propagate and roll everything back.
+        (``request_level``, by default :data:`REQUEST_LEVEL_ERRORS`) propagate and roll everything back.
         """
         outcomes: list[Any] = []
         try:
@@ -162,7 +164,7 @@ class Records:
                         with self.store.savepoint(c):
                             result, change = step(c)
                     except ApiError as err:
-                        if err.error_code in REQUEST_LEVEL_ERRORS:
+                        if err.error_code in request_level:
                             raise
                         outcomes.append(err)
                         continue
@@ -182,7 +184,7 @@ class Records:
             raise ApiError(400, "INVALID_TYPE", f"sObject type '{obj.name}' is not supported for create", [])
         values = prepare_write(obj, payload, creating=True, store=self.store, user_id=caller.user_id,
                                extra_writable=extra_writable)
-        row = {n: None for n in columns(obj)}
+        row: dict[str, Any] = {n: None for n in columns(obj)}
         row.update(values)
         self._derive(obj, row, creating=True)
         self.rules.check(obj, row)
@@ -238,7 +240,7 @@ class Records:
                       caller: Caller) -> tuple[str, Change]:
         record_id = self.resolve_id(obj, raw_id)
         row = self.store.fetch(obj, record_id) if record_id else None
-        if row is None:
+        if record_id is None or row is None:
             raise not_found()
         if not row["IsDeleted"]:
             raise ApiError(400, "UNDELETE_FAILED", "Entity is not in the recycle bin", [])
@@ -309,7 +311,8 @@ class Records:
 
     def _derive(self, obj: SObject, row: dict, creating: bool) -> None:
         """Fill calculated / defaulted fields (compound Name, probability, order amount)."""
-        if obj.field("Name") is not None and obj.field("Name").calculated:
+        name = obj.field("Name")
+        if name is not None and name.calculated:
             row["Name"] = calculated_name(obj, row)
         if obj.name == "Opportunity" and row.get("Probability") is None and row.get("StageName"):
             row["Probability"] = float(STAGES.get(row["StageName"], 0))

@@ -8,9 +8,11 @@ date, datetime).
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
+from typing import Any
 
 #: Describe ``soapType`` per field type.
 SOAP_TYPES = {
@@ -304,8 +306,18 @@ def object_for_id(record_id: str) -> SObject | None:
     return _BY_PREFIX.get(record_id[:3])
 
 
+#: When the schema last changed (epoch s): process start, then each run-time edit (describe's
+#: ``If-Modified-Since``).
+_CHANGED_AT = [time.time()]
+
+
+def schema_changed_at() -> float:
+    return _CHANGED_AT[0]
+
+
 def install(obj: SObject) -> None:
     """Make ``obj`` the object of its name in :data:`OBJECTS` and in every lookup (run-time schema edits)."""
+    _CHANGED_AT[0] = time.time()
     OBJECTS[obj.name] = obj
     _BY_LOWER[obj.name.lower()] = obj
     _BY_PREFIX[obj.key_prefix] = obj
@@ -315,6 +327,22 @@ def child_relationships(obj: SObject) -> list[tuple[SObject, Field]]:
     """(child object, reference field) pairs pointing at ``obj``."""
     return [(child, f) for child in OBJECTS.values() for f in child.fields
             if f.type == "reference" and obj.name in f.reference_to]
+
+
+_AUDIT_REFERENCES = frozenset({"CreatedById", "LastModifiedById", "OwnerId"})
+
+
+def child_relationship_name(child: SObject, f: Field) -> str | None:
+    """The parent's name for ``child`` rows pointing at it through ``f`` (``Contacts``); audit
+    references (owner, created/modified by) have none, as on a real org."""
+    return None if f.name in _AUDIT_REFERENCES else child.label_plural.replace(" ", "")
+
+
+def find_child_relationship(obj: SObject, name: str) -> tuple[SObject, Field] | None:
+    """(child object, reference field) of ``obj``'s child relationship ``name`` (case-insensitive)."""
+    low = name.lower()
+    return next(((c, f) for c, f in child_relationships(obj)
+                 if (child_relationship_name(c, f) or "").lower() == low), None)
 
 
 def calculated_name(obj: SObject, values: dict) -> str | None:
@@ -343,7 +371,7 @@ class ValidationRule:
     object: str
     field: str
     operator: str
-    value: object = None
+    value: Any = None  # compared with the record's value
     message: str = ""
 
 

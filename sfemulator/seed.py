@@ -51,8 +51,17 @@ _LAST = ("Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "
 _TITLES = ("CEO", "CFO", "VP Sales", "VP Engineering", "Procurement Manager", "IT Director", "Buyer",
            "Operations Manager", "Marketing Lead", "Account Manager", None)
 _PRODUCTS = ("Platform Renewal", "Expansion", "New Business", "Services", "Pilot", "Upsell", "Support Plan")
-_INDUSTRIES = OBJECTS["Account"].field("Industry").picklist_values
-_TYPES = OBJECTS["Account"].field("Type").picklist_values
+
+
+def _picklist(obj: SObject, name: str) -> tuple[str, ...]:
+    field = obj.field(name)
+    if field is None:
+        raise LookupError(f"{obj.name} has no field {name}")
+    return field.picklist_values
+
+
+_INDUSTRIES = _picklist(OBJECTS["Account"], "Industry")
+_TYPES = _picklist(OBJECTS["Account"], "Type")
 
 
 class _Timeline:
@@ -115,7 +124,8 @@ def _contact(rng: random.Random, account_id: str, website: str, created: int) ->
     local = "".join(ch for ch in f"{first}.{last}".lower() if ch.isalnum() or ch == ".")
     return {
         "AccountId": account_id, "FirstName": first, "LastName": last, "Name": f"{first} {last}",
-        "Email": f"{local}@{website.removeprefix('www.')}", "Phone": f"({rng.randint(201, 989)}) 555-{rng.randint(0, 9999):04d}",
+        "Email": f"{local}@{website.removeprefix('www.')}",
+        "Phone": f"({rng.randint(201, 989)}) 555-{rng.randint(0, 9999):04d}",
         "Title": rng.choice(_TITLES), "Birthdate": born.date().isoformat(),
         "Mongo_Id__c": _hex24(rng), "Loyalty_Points__c": float(rng.randint(0, 5000)), **_audit(rng, created),
     }
@@ -162,12 +172,12 @@ def generate(store: Store, n_accounts: int) -> Iterator[tuple[SObject, list[dict
             if rng.random() < 0.3:
                 orders.append((acc_id, created + rng.randint(0, 86_400_000)))
         for obj, rows in ((con_obj, contacts), (opp_obj, opps)):
-            for row, rid in zip(rows, store.allocate_ids(obj, len(rows))):
+            for row, rid in zip(rows, store.allocate_ids(obj, len(rows)), strict=True):
                 row["Id"] = rid
         order_rows = [
             {"Id": rid, **_order(rng, acc_id, created, number)}
             for (acc_id, created), rid, number in zip(orders, store.allocate_ids(ord_obj, len(orders)),
-                                                     store.next_order_numbers(len(orders)))
+                                                     store.next_order_numbers(len(orders)), strict=True)
         ]
         yield acc_obj, accounts
         yield con_obj, contacts

@@ -144,7 +144,7 @@ class EmulatorServer:
         finally:
             self._close()
 
-    def start(self, timeout: float = 30.0) -> EmulatorServer:
+    def start(self, timeout: float = 30.0) -> Self:
         """Serve in a background thread; returns once listening."""
         self.prepare()
         assert self._server and self._sock

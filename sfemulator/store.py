@@ -55,6 +55,12 @@ def _column_ddl(obj: SObject, name: str) -> str:
     return f"{q(name)} {sql_type}{collate}"
 
 
+def create_table_sql(obj: SObject) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for ``obj``'s record table (its :func:`columns`)."""
+    ddl = ", ".join(_column_ddl(obj, n) for n in columns(obj))
+    return f"CREATE TABLE IF NOT EXISTS {q(obj.table)} ({ddl})"
+
+
 class Store:
     """All persistent state of one emulated org (one SQLite file)."""
 
@@ -113,6 +119,13 @@ class Store:
             self.commits += 1  # after COMMIT: whoever sees the new count also sees the data
 
     @contextmanager
+    def no_writes(self) -> Iterator[None]:
+        """Hold writers off (no transaction is opened): what is read inside includes every
+        write stamped so far, none is half-way between taking its stamp and committing."""
+        with self._write_lock:
+            yield
+
+    @contextmanager
     def savepoint(self, c: sqlite3.Connection) -> Iterator[None]:
         """A nested unit inside an open :meth:`write`: undone alone if its body raises."""
         c.execute("SAVEPOINT rec")
@@ -155,16 +168,15 @@ class Store:
             c.execute("CREATE TABLE IF NOT EXISTS purged (record_id TEXT PRIMARY KEY, object TEXT NOT NULL,"
                       " deleted_date TEXT NOT NULL, purged_date TEXT NOT NULL)")
             for obj in OBJECTS.values():
-                cols = columns(obj)
-                ddl = ", ".join(_column_ddl(obj, n) for n in cols)
-                c.execute(f"CREATE TABLE IF NOT EXISTS {q(obj.table)} ({ddl})")
-                self._ensure_columns(c, obj, cols)
+                c.execute(create_table_sql(obj))
+                self._ensure_columns(c, obj, columns(obj))
                 t = obj.table
                 c.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {q(t + '_id')} ON {q(t)} (Id)")
                 # The sync's keyset pagination walks (SystemModstamp, Id).
                 c.execute(f"CREATE INDEX IF NOT EXISTS {q(t + '_modstamp')} ON {q(t)} (SystemModstamp, Id)")
                 for f in obj.fields:
-                    if f.type == "reference" and f.name not in ("CreatedById", "LastModifiedById") or f.external_id or f.unique:
+                    if (f.type == "reference" and f.name not in ("CreatedById", "LastModifiedById")
+                            or f.external_id or f.unique):
                         c.execute(f"CREATE INDEX IF NOT EXISTS {q(t + '_' + f.name)} ON {q(t)} ({q(f.name)})")
             for obj in OBJECTS.values():
                 row = c.execute(f"SELECT MAX(Id) FROM {q(obj.table)}").fetchone()
@@ -245,7 +257,7 @@ class Store:
         cur = self.conn().execute(
             f"SELECT {', '.join(q(n) for n in cols)} FROM {q(obj.table)} WHERE Id = ?", (record_id,))
         row = cur.fetchone()
-        return dict(zip(cols, row)) if row else None
+        return dict(zip(cols, row, strict=True)) if row else None
 
     def find_ids(self, obj: SObject, f: Field, value: Any, limit: int = 10) -> list[str]:
         """Non-deleted Ids whose ``f`` equals ``value`` (case-insensitive for text)."""

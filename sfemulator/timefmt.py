@@ -18,11 +18,6 @@ def format_ms(ms: int) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}+0000"
 
 
-def format_datetime(dt: datetime) -> str:
-    """Aware datetime -> canonical Salesforce datetime string in UTC."""
-    return format_ms(int(dt.astimezone(UTC).timestamp() * 1000))
-
-
 def parse_datetime(text: str) -> datetime | None:
     """Parse the ISO-8601 forms Salesforce accepts; naive values are UTC.
 

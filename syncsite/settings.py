@@ -44,7 +44,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # Fernet key(s) encrypting connection secrets at rest. The first key encrypts;
 # every key listed decrypts, so keys can be rotated.
-FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
+# Comma-separated (`new,old`): encrypted_model_fields decrypts with each, encrypts with the first.
+FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[])
 if not FIELD_ENCRYPTION_KEY:
     raise ImproperlyConfigured(
         "FIELD_ENCRYPTION_KEY is not set: generate one with "
@@ -62,6 +63,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "encrypted_model_fields",
     "channels",
+    "ninja",  # /api/v1/docs serves Swagger UI from django-ninja's static files, not from a CDN
     "connectors",
     "dashboard",
 ]
@@ -83,13 +85,14 @@ ASGI_APPLICATION = "syncsite.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [BASE_DIR / "syncsite" / "templates"],  # inside a package, so the wheel carries it
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "dashboard.context_processors.product",
             ],
         },
     },
@@ -128,6 +131,17 @@ STATIC_ROOT = VAR_DIR / "static"
 # unless `collectstatic` has been run.
 WHITENOISE_USE_FINDERS = True
 
+# Alert emails (docs/alerts.md) go through Django's mail settings, given as one URL:
+# smtp://user:password@host:587 (STARTTLS with smtp+tls://, TLS with smtp+ssl://).
+try:
+    vars().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
+except ImproperlyConfigured as exc:
+    raise ImproperlyConfigured(f"EMAIL_URL: {exc} (e.g. smtp+tls://user:password@host:587)") from None
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="sync-alerts@localhost")
+EMAIL_SUBJECT_PREFIX = env.str("EMAIL_SUBJECT_PREFIX", default="[sync] ")
+# Django waits for a mail server forever by default: an alert must not hang the alerts worker.
+EMAIL_TIMEOUT = _positive_float("EMAIL_TIMEOUT", 10.0)
+
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 LOGGING = {
@@ -164,6 +178,14 @@ SYNC = {
     "POLL_INTERVAL_SECONDS": _positive_float("SYNC_POLL_INTERVAL_SECONDS", 1.0),
     "APPLY_BATCH_SIZE": _positive_int("SYNC_APPLY_BATCH_SIZE", 1000),
     "CAPTURE_PAGE_SIZE": _positive_int("SYNC_CAPTURE_PAGE_SIZE", 2000),
+    # Re-reads (initial load, backfill, CDC fallbacks) read this many records a query, by Id,
+    # with live capture running between two chunks: smaller chunks, shorter waits for live edits.
+    "REREAD_CHUNK_SIZE": _positive_int("SYNC_REREAD_CHUNK_SIZE", 1000),
+    # A re-read of more records than this runs as one Bulk API 2.0 query job (a few API calls
+    # per million records); smaller ones stay on REST queries (fewer calls, no job to wait for).
+    "BULK_REREAD_THRESHOLD": _positive_int("SYNC_BULK_REREAD_THRESHOLD", 10_000),
+    # Records per Bulk API results page (maxRecords): one API call each.
+    "BULK_PAGE_SIZE": _positive_int("SYNC_BULK_PAGE_SIZE", 50_000),
     # Records whose SystemModstamp is this close to "now" are re-read on the next
     # poll: a transaction that commits late can carry an earlier stamp.
     "CAPTURE_LOOKBACK_SECONDS": _positive_float("SYNC_CAPTURE_LOOKBACK_SECONDS", 5.0),
@@ -174,6 +196,8 @@ SYNC = {
     "SALESFORCE_PARALLEL_CALLS": _positive_int("SYNC_SALESFORCE_PARALLEL_CALLS", 4),
     # The schema-watch worker compares each mapping with Salesforce's describe this often.
     "SCHEMA_CHECK_SECONDS": _positive_float("SYNC_SCHEMA_CHECK_SECONDS", 300.0),
+    # The alerts worker evaluates the alert rules this often (docs/alerts.md).
+    "ALERT_CHECK_SECONDS": _positive_float("SYNC_ALERT_CHECK_SECONDS", 10.0),
     # Record timelines keep this many days of lines.
     "TIMELINE_RETENTION_DAYS": _positive_int("SYNC_TIMELINE_RETENTION_DAYS", 7),
 }

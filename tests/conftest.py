@@ -3,11 +3,10 @@ the sync's workers stepped by the tests."""
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-
-import threading
 
 import pytest
 from django.core.management import call_command
@@ -19,6 +18,8 @@ from devstack import Stack, StackConfig
 from devstack.health import free_port  # noqa: F401  (re-exported for tests)
 from sfemulator.control import EmulatorControl
 from tests.connectors.helpers import salesforce_for_tests
+
+pytest_plugins = ("tests.hang_guard",)
 
 TEST_SEED_ACCOUNTS = 60
 
@@ -40,6 +41,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     )
     with Stack(config, echo=None) as running:
         yield running
+
+
+@pytest.fixture
+def latest_schema_after() -> Iterator[None]:
+    """For tests that migrate the test database backwards: leave it at the latest migration, since
+    the tests after them in the same process (pytest-xdist runs several files in one) need every table."""
+    yield
+    call_command("migrate", verbosity=0)
 
 
 @pytest.fixture

@@ -17,7 +17,9 @@ class KafkaSettings:
 
     def client_config(self) -> dict[str, str | int | float | bool]:
         """Connection settings common to every client (never logged: may hold a password)."""
-        config: dict[str, str | int | float | bool] = {"bootstrap.servers": self.bootstrap_servers, "security.protocol": self.security_protocol}
+        config: dict[str, str | int | float | bool] = {
+            "bootstrap.servers": self.bootstrap_servers, "security.protocol": self.security_protocol
+        }
         if self.sasl_mechanism:
             config.update(
                 {
@@ -59,6 +61,21 @@ class KafkaSettings:
 
 def salesforce_topic(prefix: str, sf_object: str) -> str:
     return f"{prefix}.sf.{sf_object}"
+
+
+REREAD_SUFFIX = ".reread"
+
+
+def salesforce_reread_topic(prefix: str, sf_object: str) -> str:
+    """Where re-reads of a whole object go (backfill, initial load, CDC fallbacks): apart from
+    the live topic, so that live changes never queue behind a re-read's rows."""
+    return f"{salesforce_topic(prefix, sf_object)}{REREAD_SUFFIX}"
+
+
+def live_topic_of(topic: str) -> str:
+    """The live topic a re-read topic belongs to (a topic that is none: itself). A re-read topic
+    shares its live topic's broker-loss epoch: the same capture publishes both."""
+    return topic.removesuffix(REREAD_SUFFIX)
 
 
 def mongo_topic(prefix: str, collection: str) -> str:

@@ -4,19 +4,28 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from connectors.kafka.config import KafkaSettings
 
 log = logging.getLogger(__name__)
 
+#: The header a capture marks each message with: the topic's broker-loss epoch it was published in.
+EPOCH_HEADER = "sync-epoch"
+
+#: Called after each commit with (topic, partition) -> (next offset, epoch of the last message).
+CommitListener = Callable[[dict[tuple[str, int], tuple[int, int]]], None]
+
 
 class BatchConsumer:
     def __init__(self, settings: KafkaSettings, group_id: str, topics: list[str]) -> None:
-        self._consumer = Consumer(settings.consumer_config(group_id))
+        self._config = settings.consumer_config(group_id)
+        self._consumer = Consumer(self._config)
         self.topics = list(topics)
         self._held: set[tuple[str, int]] = set()
         self._consumer.subscribe(self.topics)
+        self.on_commit: CommitListener | None = None
+        self.rebuilds = 0
 
     def resubscribe(self, topics: list[str]) -> None:
         if sorted(topics) != sorted(self.topics):
@@ -44,17 +53,57 @@ class BatchConsumer:
             error = message.error()
             if error is None:
                 data.append(message)
+            elif error.fatal():
+                self._rebuild(error.str())
+                return []
             elif error.code() != KafkaError._PARTITION_EOF:
                 log.warning("kafka consumer: %s", error.str())
+        held = [m for m in data if (m.topic(), m.partition()) in self._held]
+        if held:  # fetched before its partition was held: read again once it is released
+            self.rewind(held)
+            data = [m for m in data if (m.topic(), m.partition()) not in self._held]
         return data
+
+    def _rebuild(self, reason: str) -> None:
+        """Replace a consumer that hit a fatal error (e.g. fenced): the new one joins the group
+        and resumes at the committed offsets, so nothing uncommitted is skipped."""
+        log.error("kafka consumer: fatal error (%s); rebuilding the consumer", reason)
+        old, self._consumer = self._consumer, Consumer(self._config)
+        self._held = set()
+        self.rebuilds += 1
+        try:
+            old.close()
+        except (KafkaException, RuntimeError):
+            pass
+        self._consumer.subscribe(self.topics)
+
+    def seek_to_beginning(self, topics: set[str]) -> None:
+        """Read the assigned partitions of these topics again from their first offset (after the
+        broker lost them). Partitions assigned elsewhere start from their group's commit."""
+        for tp in self._consumer.assignment():
+            if tp.topic in topics:
+                try:
+                    self._consumer.seek(TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING))
+                except KafkaException as exc:
+                    log.info("kafka consumer: could not seek %s[%d]: %s", tp.topic, tp.partition, exc)
 
     def commit(self, messages: list[Message]) -> None:
         """Synchronously commit the offsets after these messages (per partition, the highest)."""
         highest = _offsets_by_partition(messages, max)
-        if highest:
+        if not highest:
+            return
+        try:
             self._consumer.commit(
                 offsets=[TopicPartition(t, p, o + 1) for (t, p), o in highest.items()], asynchronous=False
             )
+        except KafkaException as exc:
+            if exc.args and exc.args[0].fatal():
+                self._rebuild(exc.args[0].str())
+            raise
+        if self.on_commit is not None:
+            epochs = {(str(m.topic()), int(m.partition() or 0), int(m.offset() or 0)): message_epoch(m)
+                      for m in messages}
+            self.on_commit({(t, p): (o + 1, epochs[(t, p, o)]) for (t, p), o in highest.items()})
 
     def rewind(self, messages: list[Message]) -> None:
         """Seek back to the first of these messages in each partition, so a batch that could
@@ -77,3 +126,21 @@ def _offsets_by_partition(messages: list[Message], pick: Callable[[int, int], in
         offset = int(message.offset() or 0)
         chosen[key] = pick(chosen[key], offset) if key in chosen else offset
     return chosen
+
+
+def message_headers(message: Message) -> list[tuple[str, str | bytes | None]]:
+    """A consumed message's headers as (name, value) pairs: what librdkafka hands a consumer
+    (the client's types also allow the dict a producer may pass)."""
+    headers = message.headers() or []
+    return list(headers.items()) if isinstance(headers, dict) else headers
+
+
+def message_epoch(message: Message) -> int:
+    """The broker-loss epoch a capture published this message in (0 if it does not say)."""
+    for name, value in message_headers(message):
+        if name == EPOCH_HEADER and value:
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0

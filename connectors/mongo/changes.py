@@ -5,9 +5,9 @@ from typing import Any
 
 from bson import ObjectId
 
-from connectors.mongo import meta
+from connectors.mongo import sync_state
 
-RESOLUTION = meta.RESOLUTION
+RESOLUTION = sync_state.RESOLUTION
 
 
 def is_own_write(event: dict[str, Any]) -> bool:
@@ -15,15 +15,16 @@ def is_own_write(event: dict[str, Any]) -> bool:
 
     An application replacing a whole document may carry `_sync` along unchanged, so
     replaces are never treated as our own; the echo check behind capture catches those.
+    A delete carries no document: its tombstone tells (`tombstones.own_deletes`).
     """
     operation = event["operationType"]
     if operation == "update":
         updated = event.get("updateDescription", {}).get("updatedFields", {})
         if RESOLUTION in updated:
             return False  # a resolution the sync wants sent on
-        return meta.SYNCED_AT in updated or meta.SYNC in updated
+        return sync_state.set_by_sync(updated)
     if operation == "insert":
-        return bool(meta.sync_state(event.get("fullDocument")).get("synced_at"))
+        return sync_state.read(event.get("fullDocument")).synced_at is not None
     return False
 
 

@@ -18,7 +18,7 @@ from pymongo import DeleteOne, UpdateOne
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
-from connectors.mongo import meta
+from connectors.mongo import sync_state, tombstones
 
 DUPLICATE_KEY = 11000
 
@@ -59,47 +59,57 @@ class WriteOutcome:
 
 
 def _guard(change: DocumentChange) -> dict[str, Any]:
-    # "not newer than this change" (also true when there is no stamp yet), as one predicate
-    # rather than an $or, so the server can stay on the _id index.
-    return {"_id": change.target_id, meta.SF_MODSTAMP: {"$not": {"$gt": change.modstamp}}}
+    return {"_id": change.target_id, **sync_state.not_newer_than(change.modstamp)}
 
 
-def _sync_meta(change: DocumentChange, now: datetime) -> dict[str, Any]:
-    return {
-        meta.SF_MODSTAMP: change.modstamp,
-        meta.SOURCE: "salesforce",
-        meta.EVENT_ID: change.event_id,
-        meta.SYNCED_AT: now,
-    }
+def _sync_meta(change: DocumentChange, now: datetime, deleted: bool) -> dict[str, Any]:
+    return sync_state.update(sf_modstamp=change.modstamp, source="salesforce", event_id=change.event_id,
+                             synced_at=now, deleted=deleted)
 
 
 def _whole_document(key_field: str, change: DocumentChange, now: datetime) -> dict[str, Any]:
     """A one-way upsert's fields with `_sync` whole: nothing else lives in it one way, and one
     path instead of five is measurably cheaper for the server on a large backfill."""
-    state = {name.split(".", 1)[1]: value for name, value in _sync_meta(change, now).items()}
-    return {**change.document, key_field: change.key, meta.SYNC: {**state, "deleted": False}}
+    return {**change.document, key_field: change.key, **sync_state.whole(_sync_meta(change, now, deleted=False))}
 
 
 def _operation(key_field: str, change: DocumentChange, now: datetime) -> UpdateOne | DeleteOne:
     guard = _guard(change)
     if change.op == "delete":
         return DeleteOne(guard)
-    sync_meta = _sync_meta(change, now)
     if change.op == "mark_deleted":
-        return UpdateOne(guard, {"$set": {**sync_meta, meta.DELETED: True}})
+        return UpdateOne(guard, {"$set": _sync_meta(change, now, deleted=True)})
     if change.base is None:
         return UpdateOne(guard, {"$set": _whole_document(key_field, change, now)}, upsert=True)
-    sync_meta.update({meta.BASE: change.base, meta.HASH: change.base_hash})
+    sync_meta = _sync_meta(change, now, deleted=False)
+    sync_meta.update(sync_state.update(base=change.base, base_hash=change.base_hash))
     if change.republish:
-        sync_meta[meta.RESOLUTION] = change.event_id
-    document = {**change.document, key_field: change.key, **sync_meta, meta.DELETED: False}
+        sync_meta.update(sync_state.update(resolution=change.event_id))
+    document = {**change.document, key_field: change.key, **sync_meta}
     return UpdateOne(guard, {"$set": document}, upsert=True)
 
 
-def _outcome_of(errors: list[dict[str, Any]], changes: list[DocumentChange], outcome: WriteOutcome) -> None:
+def _outcome_of(collection: Collection, key_field: str, errors: list[dict[str, Any]],
+                changes: list[DocumentChange], outcome: WriteOutcome) -> None:
+    on_key_field: list[tuple[DocumentChange, dict[str, Any]]] = []
     for error in errors:
         change = changes[error["index"]]
-        if error["code"] == DUPLICATE_KEY and "_id" in (error.get("keyPattern") or {"_id": 1}):
+        pattern = error.get("keyPattern") or {"_id": 1}
+        if error["code"] == DUPLICATE_KEY and "_id" in pattern:
+            outcome.stale += 1
+        elif error["code"] == DUPLICATE_KEY and key_field in pattern:
+            on_key_field.append((change, error))
+        else:
+            outcome.failures.append((change, str(error["code"]), error.get("errmsg", "write failed")))
+    if not on_key_field:
+        return
+    # The insert a guarded upsert falls back to may be refused by the unique index on the key field
+    # rather than by `_id` (SecantusDB checks that one first): when the target document holds this
+    # very Salesforce Id, the change is stale. Otherwise another document holds it: a duplicate refused.
+    held = {d["_id"]: d.get(key_field) for d in collection.find(
+        {"_id": {"$in": [c.target_id for c, _ in on_key_field]}}, {key_field: 1})}
+    for change, error in on_key_field:
+        if change.target_id in held and held[change.target_id] == change.key:
             outcome.stale += 1
         else:
             outcome.failures.append((change, str(error["code"]), error.get("errmsg", "write failed")))
@@ -107,14 +117,17 @@ def _outcome_of(errors: list[dict[str, Any]], changes: list[DocumentChange], out
 
 def write_changes(collection: Collection, key_field: str, changes: list[DocumentChange], now: datetime) -> WriteOutcome:
     """Apply `changes` in one unordered bulk write. Record-level failures are returned, not raised;
-    transport failures (the server is down) raise pymongo errors for the caller to retry."""
+    transport failures (the server is down) raise pymongo errors for the caller to retry.
+    Deletes leave tombstones, which also tell capture they are the sync's own."""
     outcome = WriteOutcome()
     if not changes:
         return outcome
-    try:
-        collection.bulk_write([_operation(key_field, c, now) for c in changes], ordered=False)
-    except BulkWriteError as exc:
-        _outcome_of(exc.details.get("writeErrors", []), changes, outcome)
+    deletes = [(c.key, c.target_id, c.modstamp) for c in changes if c.op == "delete"]
+    with tombstones.deleting(collection, deletes, now) as session:
+        try:
+            collection.bulk_write([_operation(key_field, c, now) for c in changes], ordered=False, session=session)
+        except BulkWriteError as exc:
+            _outcome_of(collection, key_field, exc.details.get("writeErrors", []), changes, outcome)
     outcome.applied = len(changes) - outcome.stale - len(outcome.failures)
     return outcome
 

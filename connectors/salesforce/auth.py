@@ -27,7 +27,8 @@ class SalesforceCredentials:
     ca_bundle: str = ""
 
     def __repr__(self) -> str:  # never print secrets, even in a traceback
-        return f"SalesforceCredentials(login_url={self.login_url!r}, auth_flow={self.auth_flow!r}, username={self.username!r})"
+        return (f"SalesforceCredentials(login_url={self.login_url!r}, auth_flow={self.auth_flow!r}, "
+                f"username={self.username!r})")
 
 
 class SalesforceLoginError(RuntimeError):
@@ -59,8 +60,11 @@ def _soap_body(credentials: SalesforceCredentials, client_name: str) -> str:
     # The partner-API login envelope, as simple-salesforce sends it.
     return f"""<?xml version="1.0" encoding="utf-8" ?>
 <soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:urn="urn:partner.soap.sforce.com">
-    <soapenv:Header><urn:CallOptions><urn:client>{escape(client_name)}</urn:client><urn:defaultNamespace>sf</urn:defaultNamespace></urn:CallOptions></soapenv:Header>
-    <soapenv:Body><urn:login><urn:username>{escape(credentials.username)}</urn:username><urn:password>{escape(credentials.password + credentials.security_token)}</urn:password></urn:login></soapenv:Body>
+    <soapenv:Header><urn:CallOptions><urn:client>{escape(client_name)}</urn:client>
+        <urn:defaultNamespace>sf</urn:defaultNamespace></urn:CallOptions></soapenv:Header>
+    <soapenv:Body><urn:login><urn:username>{escape(credentials.username)}</urn:username>
+        <urn:password>{escape(credentials.password + credentials.security_token)}</urn:password></urn:login>
+    </soapenv:Body>
 </soapenv:Envelope>"""
 
 
@@ -91,7 +95,9 @@ def login(credentials: SalesforceCredentials, session: requests.Session, client_
     except SalesforceAuthenticationFailed as exc:
         raise SalesforceLoginError(
             f"salesforce: login to {base} as {credentials.username or credentials.client_id} refused "
-            f"({exc.code}: {exc.message}); check the username, password, security token and connected app"
+            # `auth_message` is Salesforce's reason; `message` is simple-salesforce's unfilled template.
+            f"({exc.code}: {exc.auth_message or 'no reason given'}); "
+            "check the username, password, security token and connected app"
         ) from exc
     except requests.exceptions.SSLError as exc:
         raise SalesforceLoginError(

@@ -17,3 +17,32 @@ def capture_query(sf_object: str, fields: list[str], since: datetime | None) -> 
     selected = list(dict.fromkeys([*SYSTEM_FIELDS, *fields]))
     where = f" WHERE SystemModstamp >= {format_sf_datetime(since)}" if since else ""
     return f"SELECT {', '.join(selected)} FROM {sf_object}{where} ORDER BY SystemModstamp ASC, Id ASC"
+
+
+def chunk_query(sf_object: str, fields: list[str], after_id: str, limit: int | None,
+                since: datetime | None = None, ordered: bool = True) -> str:
+    """SELECT the next `limit` records by Id after `after_id` (changed at or after `since`): one
+    chunk of a re-read; `limit` None and not `ordered` for a Bulk API job (ORDER BY would turn
+    off its PK chunking). Keyset paging on Id needs no server-side cursor, so a chunk is read
+    as it is now and nothing read earlier decides what a later chunk holds."""
+    if after_id and not after_id.isalnum():
+        raise ValueError(f"{after_id!r} is not a Salesforce record id")
+    selected = list(dict.fromkeys([*SYSTEM_FIELDS, *fields]))
+    conditions = [f"Id > '{after_id}'"] if after_id else []
+    if since is not None:
+        conditions.append(f"SystemModstamp >= {format_sf_datetime(since)}")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    order = " ORDER BY Id ASC" if ordered else ""
+    limited = f" LIMIT {int(limit)}" if limit is not None else ""
+    return f"SELECT {', '.join(selected)} FROM {sf_object}{where}{order}{limited}"
+
+
+def count_query(sf_object: str, since: datetime | None = None) -> str:
+    """How many records a re-read will read (run through queryAll, like the re-read itself)."""
+    where = f" WHERE SystemModstamp >= {format_sf_datetime(since)}" if since else ""
+    return f"SELECT COUNT() FROM {sf_object}{where}"
+
+
+def newest_query(sf_object: str) -> str:
+    """The newest change of the object: where live polling starts when a re-read loads the rest."""
+    return f"SELECT Id, SystemModstamp FROM {sf_object} ORDER BY SystemModstamp DESC LIMIT 1"

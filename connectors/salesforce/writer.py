@@ -1,9 +1,13 @@
 """Writes through sObject Collections: up to 200 records a call, per-record results.
 
 `allOrNone` is false, so each record succeeds or fails alone. Record failures that
-are Salesforce's transient lock contention are retried with backoff here; every
-other failure comes back to the caller with Salesforce's own code and message.
-Writing pauses before the org's daily API limit is reached, not after.
+are Salesforce's transient lock contention (`UNABLE_TO_LOCK_ROW`) are sent again, with
+capped exponential backoff, until the lock clears or the worker is asked to stop (then
+`RecordsLocked` is raised and nothing is reported as failed): a storm that ends is
+absorbed, never parked. Whole-call failures (5xx, timeouts, connection resets) are
+retried by the client. Every other failure comes back to the caller with Salesforce's
+own code and message: that is what a person must fix. Writing pauses before the org's
+daily API limit is reached, not after.
 """
 from __future__ import annotations
 
@@ -16,12 +20,20 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable
 
+from tenacity import Retrying, retry_if_exception_type, wait_exponential_jitter
+
 from connectors.salesforce.client import ApiLimitReached, SalesforceClient
 
 log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 200
 TRANSIENT_RECORD_CODES = {"UNABLE_TO_LOCK_ROW"}
+#: Longest wait between two attempts at locked records.
+LOCK_BACKOFF_MAX_SECONDS = 5.0
+
+
+class RecordsLocked(RuntimeError):
+    """Records were still locked when the worker was asked to stop: the caller redoes its batch."""
 
 
 @dataclass
@@ -53,13 +65,13 @@ class SalesforceWriter:
         client: SalesforceClient,
         pause_at_share: float = 0.9,
         parallel_calls: int = 4,
-        lock_retries: int = 4,
+        lock_backoff_max: float = LOCK_BACKOFF_MAX_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
         self.pause_at_share = pause_at_share
         self.parallel_calls = parallel_calls
-        self.lock_retries = lock_retries
+        self.lock_backoff_max = lock_backoff_max
         self._sleep = sleep
         self.calls = 0
         self._count_lock = threading.Lock()
@@ -96,11 +108,13 @@ class SalesforceWriter:
         return self._write("PATCH", "composite/sobjects", typed)
 
     def delete(self, ids: list[str]) -> list[RecordResult]:
-        results: list[RecordResult] = []
-        for start in range(0, len(ids), BATCH_LIMIT):
-            chunk = ids[start:start + BATCH_LIMIT]
-            results += self._call("DELETE", "composite/sobjects", params={"ids": ",".join(chunk), "allOrNone": "false"})
-        return results
+        """Delete by Id, 200 a call; locked records are sent again like writes."""
+        def send(chunk: list[str]) -> Callable[[list[int]], list[RecordResult]]:
+            return lambda pending: self._call("DELETE", "composite/sobjects", params={
+                "ids": ",".join(chunk[i] for i in pending), "allOrNone": "false"})
+
+        chunks = [ids[start:start + BATCH_LIMIT] for start in range(0, len(ids), BATCH_LIMIT)]
+        return [r for chunk in chunks for r in self._until_unlocked(len(chunk), send(chunk))]
 
     def _write(self, method: str, path: str, records: list[dict[str, Any]]) -> list[RecordResult]:
         """Chunks of 200, sent `parallel_calls` at a time: a real org takes about a second per
@@ -113,22 +127,38 @@ class SalesforceWriter:
         return [r for answer in answers for r in answer]
 
     def _write_chunk(self, method: str, path: str, records: list[dict[str, Any]]) -> list[RecordResult]:
-        results: list[RecordResult | None] = [None] * len(records)
-        pending = list(range(len(records)))
-        for attempt in range(self.lock_retries + 1):
-            answer = self._call(method, path, json={"allOrNone": False, "records": [records[i] for i in pending]})
-            retry = []
-            for index, result in zip(pending, answer):
-                if not result.success and result.code in TRANSIENT_RECORD_CODES and attempt < self.lock_retries:
-                    retry.append(index)
+        return self._until_unlocked(len(records), lambda pending: self._call(
+            method, path, json={"allOrNone": False, "records": [records[i] for i in pending]}))
+
+    def _until_unlocked(self, count: int, send: Callable[[list[int]], list[RecordResult]]) -> list[RecordResult]:
+        """Results of `count` records, sent by index through `send`; those Salesforce reports
+        locked are sent again with capped backoff until none is. Raises RecordsLocked when the
+        worker is asked to stop first."""
+        results: dict[int, RecordResult] = {}
+        pending = list(range(count))
+
+        def attempt() -> None:
+            nonlocal pending
+            locked = []
+            for index, result in zip(pending, send(pending), strict=True):
+                if not result.success and result.code in TRANSIENT_RECORD_CODES:
+                    locked.append(index)
                 else:
                     results[index] = result
-            if not retry:
-                break
-            log.info("salesforce: %d records locked, retrying (attempt %d)", len(retry), attempt + 1)
-            self._sleep(min(0.2 * 2**attempt, 5.0))
-            pending = retry
-        return [r for r in results if r is not None]
+            pending = locked
+            if locked:
+                raise RecordsLocked(f"salesforce: {len(locked)} records locked (UNABLE_TO_LOCK_ROW)")
+
+        Retrying(
+            retry=retry_if_exception_type(RecordsLocked),
+            wait=wait_exponential_jitter(multiplier=0.2, max=self.lock_backoff_max, jitter=0.2),
+            stop=lambda _: self.client.stopping(),
+            sleep=self._sleep,
+            reraise=True,
+            before_sleep=lambda state: log.info("%s; retrying (attempt %d)",
+                                                state.outcome and state.outcome.exception(), state.attempt_number),
+        )(attempt)
+        return [results[index] for index in range(count)]
 
     def _call(self, method: str, path: str, **kwargs: Any) -> list[RecordResult]:
         self.check_limit()

@@ -7,6 +7,7 @@ from confluent_kafka import Message
 
 from connectors.kafka.producer import EventProducer
 from connectors.models import ObjectMapping, SyncError
+from connectors.operations.error_queue import park
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,8 @@ def park_message(
     record_key: str = "",
     dead_letters: tuple[EventProducer, str] | None = None,
 ) -> SyncError:
-    """Record a failed message with its payload (and copy it to the dead-letter topic if given).
+    """Record a failed message with its payload, once per change (`error_queue.park`), and copy it
+    to the dead-letter topic if given.
 
     The caller confirms the dead-letter producer before committing the offset.
     """
@@ -33,15 +35,5 @@ def park_message(
         producer.send(topic, message_key, raw)
     log.warning("parked %s message %s[%d]@%d: %s %s", stage, message.topic(), message.partition(),
                 message.offset(), code, error)
-    return SyncError.objects.create(
-        mapping=mapping,
-        stage=stage,
-        code=code,
-        message=error,
-        payload=payload,
-        record_key=key[:200],
-        topic=message.topic() or "",
-        message_key=message_key[:255],
-        partition=message.partition(),
-        offset=message.offset(),
-    )
+    return park(mapping, stage, code, key[:200], payload, message=error, topic=message.topic() or "",
+                message_key=message_key[:255], partition=message.partition(), offset=message.offset())

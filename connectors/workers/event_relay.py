@@ -27,6 +27,7 @@ from connectors.salesforce.pubsub.client import CUSTOM, EARLIEST, FetchedBatch, 
 from connectors.wiring import kafka_settings
 from connectors.workers.errors import park_message
 from connectors.workers.lease import CaptureLease
+from connectors.workers.positions import AppliedRecorder, CapturePositions
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class RelayCapture:
         self._subscription: Subscription | None = None
         self._replay_id = relay.replay_id
         ensure_topics(kafka, [self.topic])
+        self._positions = CapturePositions(self.name, relay.kafka, kafka, self.topic, self._producer, relay.replay_id)
 
     def idle_seconds(self) -> float:
         return 0.0  # the step itself waits up to POLL_SECONDS for events
@@ -62,6 +64,9 @@ class RelayCapture:
         if not self._lease.hold():
             self._stop()
             return False
+        if lost := self._positions.lost():
+            self._replay(lost)
+            return True
         if self._subscription is None:
             self._replay_id = EventRelay.objects.values_list("replay_id", flat=True).get(pk=self.relay.pk)
             self._subscription = (self.pubsub.subscribe(self.relay.channel, CUSTOM, self._replay_id, self.batch_size)
@@ -95,7 +100,15 @@ class RelayCapture:
             last_event_at=datetime.now(timezone.utc),
         )
         self.counters["events_relayed"] += len(batch.events)
+        self._positions.mark(self._replay_id, len(batch.events))
         return True
+
+    def _replay(self, reason: str) -> None:
+        """The broker lost events: subscribe again after the last one stored (none: EARLIEST)."""
+        self._stop()
+        self._replay_id = self._positions.rewind(reason) or ""
+        EventRelay.objects.filter(pk=self.relay.pk).update(replay_id=self._replay_id)
+        self.counters["broker_losses"] += 1
 
     def _stop(self) -> None:
         if self._subscription is not None:
@@ -125,20 +138,22 @@ class RelayApply:
         self._dlq = EventProducer(self.kafka)
         ensure_topics(self.kafka, [*self._relays, self._dlq_topic])
         self._consumer = BatchConsumer(self.kafka, f"{self.kafka.topic_prefix}.relay-apply", sorted(self._relays))
+        self._applied = AppliedRecorder(cluster, self._consumer)  # commits recorded for broker-loss replay
 
     def idle_seconds(self) -> float:
         return 0.05
 
     def step(self) -> bool:
+        self._applied.follow_epochs()
         messages = self._consumer.poll_batch(self.batch_size, timeout=0.25)
-        if not messages:
+        if not messages or not self._applied.admit(messages):
             return False
         try:
             by_relay: dict[str, list[UpdateOne]] = {}
             for message in messages:
                 write = self._write_for(message)
                 if write is not None:
-                    by_relay.setdefault(message.topic(), []).append(write)
+                    by_relay.setdefault(message.topic() or "", []).append(write)
             for topic, writes in by_relay.items():
                 self._store(self._relays[topic], writes)
             self._dlq.confirm()
@@ -150,7 +165,7 @@ class RelayApply:
 
     def _write_for(self, message: Message) -> UpdateOne | None:
         try:
-            relayed = json.loads(message.value())
+            relayed = json.loads(message.value() or b"")  # an empty message is parked below
             event, uuid = relayed["event"], relayed["event_uuid"]
             if not isinstance(event, dict) or not uuid:
                 raise ValueError("no event values or no EventUuid")

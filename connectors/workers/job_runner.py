@@ -4,8 +4,8 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
-from connectors import jobs
 from connectors.models import SyncJob
+from connectors.operations import jobs
 
 log = logging.getLogger(__name__)
 

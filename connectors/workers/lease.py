@@ -28,7 +28,7 @@ class CaptureLease:
             return True
         now = timezone.now()
         claimable = Q(lease_owner=self.owner) | Q(lease_owner="") | Q(lease_expires__lt=now)
-        updated = self.model.objects.filter(Q(pk=self.checkpoint_id) & claimable).update(
+        updated = self.model._default_manager.filter(Q(pk=self.checkpoint_id) & claimable).update(
             lease_owner=self.owner, lease_expires=now + self.ttl
         )
         self._renewed_at = time.monotonic() if updated == 1 else None
@@ -36,6 +36,6 @@ class CaptureLease:
 
     def release(self) -> None:
         self._renewed_at = None
-        self.model.objects.filter(pk=self.checkpoint_id, lease_owner=self.owner).update(
+        self.model._default_manager.filter(pk=self.checkpoint_id, lease_owner=self.owner).update(
             lease_owner="", lease_expires=None
         )

@@ -9,7 +9,8 @@ from typing import Callable
 
 from django.utils import timezone
 
-from connectors.metrics import (
+from connectors.models import MetricSample, ObjectMapping
+from connectors.operations.metrics import (
     Checkpoints,
     LagReader,
     apply_groups,
@@ -18,7 +19,6 @@ from connectors.metrics import (
     mapping_topics,
     seconds_behind,
 )
-from connectors.models import MetricSample, ObjectMapping
 from connectors.wiring import kafka_settings
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,8 @@ class MetricsSampler:
                 now: datetime) -> MetricSample:
         reader = self._reader(mapping)
         groups = apply_groups(mapping.kafka.topic_prefix)
-        lag = {d: reader.lag(groups[d], topic) for d, topic in mapping_topics(mapping, mapping.kafka.topic_prefix).items()}
+        topics = mapping_topics(mapping, mapping.kafka.topic_prefix)
+        lag = {d: reader.lag(groups[d], topic) for d, topic in topics.items()}
         behind = {d: seconds_behind(mapping.pk, d, value, now) for d, value in lag.items()}
         usage = latest_api_usage(mapping.org_id) or (None, None)
         return MetricSample(

@@ -19,13 +19,14 @@ from connectors.kafka.config import KafkaSettings, mongo_topic
 from connectors.kafka.producer import EventProducer
 from connectors.kafka.topics import ensure_topics
 from connectors.models import MongoCheckpoint, ObjectMapping, SyncError
+from connectors.mongo import tombstones
 from connectors.mongo.changes import RESOLUTION, id_text, is_own_write, touched_fields
 from connectors.mongo.client import connect
-from connectors.mongo.setup import ensure_collection
+from connectors.mongo.setup import business_references, ensure_collection
 from connectors.wiring import mapping_spec
 from connectors.workers.lease import CaptureLease
-from connectors.workers.mongo_apply import business_references
 from connectors.workers.pause import RECHECK_SECONDS, PausedMappings
+from connectors.workers.positions import CapturePositions
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,11 @@ def _change_time(change: dict[str, Any]) -> datetime:
     return datetime.fromtimestamp(change["clusterTime"].time, timezone.utc)
 
 
+def _token_json(token: Any) -> Any:
+    """A resume token as JSON (the form checkpoints keep and `watch` takes back)."""
+    return json.loads(json_util.dumps(token)) if token is not None else None
+
+
 class MongoCapture:
     def __init__(self, mapping: ObjectMapping, kafka: KafkaSettings, owner: str, batch_size: int = 500) -> None:
         self.name = f"mongo-capture:{mapping.name}"
@@ -64,6 +70,7 @@ class MongoCapture:
         self._checkpoint_id = checkpoint.pk
         self._resume_token = checkpoint.resume_token
         self._lease = CaptureLease(MongoCheckpoint, checkpoint.pk, owner)
+        self._holding = False
         self._client = connect(mapping.mongo.uri)
         database = self._client[mapping.mongo.database]
         ensure_collection(database, mapping.collection, business_references(self.spec))
@@ -73,6 +80,8 @@ class MongoCapture:
         self._stream: CollectionChangeStream | None = None
         self._paused = PausedMappings(pk=mapping.pk)
         ensure_topics(kafka, [self.topic])
+        self._positions = CapturePositions(self.name, mapping.kafka, kafka, self.topic, self._producer,
+                                           self._resume_token, mapping)
 
     def idle_seconds(self) -> float:
         if self._paused.any():
@@ -81,10 +90,17 @@ class MongoCapture:
 
     def step(self) -> bool:
         if not self._lease.hold():
+            self._holding = False
+            self._close_stream()  # another process captures this collection now
             return False
+        if not self._holding:
+            self._take_over()
         if self._paused.any():
             self._close_stream()  # reopened from the last published resume token on resume
             return False
+        if lost := self._positions.lost():
+            self._replay(lost)
+            return True
         try:
             changes = self._read_batch()
             if not changes:
@@ -96,6 +112,14 @@ class MongoCapture:
             raise
         return True
 
+    def _take_over(self) -> None:
+        """Resume where the last holder of the lease published, not where this process last stood:
+        another process (killed since) may have captured the collection meanwhile, and a stream
+        opened from a token read at start (or from now) would skip what that process never published."""
+        self._close_stream()
+        self._resume_token = MongoCheckpoint.objects.get(pk=self._checkpoint_id).resume_token
+        self._holding = True
+
     def _open_stream(self) -> CollectionChangeStream:
         # Neither `updateLookup` nor pre-images: sf-apply reads each document's current state
         # anyway (see `SalesforceApply._apply_target`), and both cost the server on every change.
@@ -103,7 +127,10 @@ class MongoCapture:
         if self._resume_token:
             options["resume_after"] = self._resume_token
         try:
-            return self._collection.watch(**options)
+            stream = self._collection.watch(**options)
+            if not self._resume_token:  # a replay after a broker loss starts here at the earliest
+                self._positions.begin(_token_json(stream.resume_token))
+            return stream
         except OperationFailure as exc:
             if exc.code not in HISTORY_LOST_CODES:
                 raise
@@ -121,7 +148,7 @@ class MongoCapture:
     def _read_batch(self) -> list[dict[str, Any]]:
         if self._stream is None:
             self._stream = self._open_stream()
-        changes = []
+        changes: list[dict[str, Any]] = []
         while len(changes) < self.batch_size:
             change = self._stream.try_next()
             if change is None:
@@ -131,7 +158,12 @@ class MongoCapture:
 
     def _publish(self, changes: list[dict[str, Any]]) -> None:
         sent = 0
+        deletes = [(c["documentKey"]["_id"], c["clusterTime"]) for c in changes if c["operationType"] == "delete"]
+        own_deletes = tombstones.own_deletes(self._collection, deletes)
         for change in changes:
+            if (id_text(change["documentKey"]["_id"]), change["clusterTime"]) in own_deletes:
+                self.counters["own_deletes_skipped"] += 1  # a Salesforce delete the sync applied: not sent back
+                continue
             envelope = self._envelope(change)
             if envelope is None:
                 continue
@@ -143,10 +175,11 @@ class MongoCapture:
         self._resume_token = self._stream.resume_token
         last_time = changes[-1]["clusterTime"]
         MongoCheckpoint.objects.filter(pk=self._checkpoint_id).update(
-            resume_token=json.loads(json_util.dumps(self._resume_token)),
+            resume_token=_token_json(self._resume_token),
             cluster_time=f"{last_time.time}.{last_time.inc}",
             events_published=F("events_published") + sent,
         )
+        self._positions.mark(_token_json(self._resume_token), sent)
         self.counters["events_published"] += sent
         self.counters["changes_read"] += len(changes)
 
@@ -195,9 +228,19 @@ class MongoCapture:
         description = change.get("updateDescription", {})
         updated = description.get("updatedFields", {})
         removed = set(description.get("removedFields", []))
-        touched = [f for f in self.spec.fields if f.sf_writable and (f.mongo_field in updated or f.mongo_field in removed)]
-        return {f.sf_field: None if f.mongo_field in removed else _json_value(f.sf_field, f.sf_type, updated[f.mongo_field])
+        touched = [f for f in self.spec.fields
+                   if f.sf_writable and (f.mongo_field in updated or f.mongo_field in removed)]
+        return {f.sf_field: None if f.mongo_field in removed
+                else _json_value(f.sf_field, f.sf_type, updated[f.mongo_field])
                 for f in touched}
+
+    def _replay(self, reason: str) -> None:
+        """The broker lost data: read the change stream again from the applied resume token."""
+        self._close_stream()
+        self._producer.abandon()
+        self._resume_token = self._positions.rewind(reason)
+        MongoCheckpoint.objects.filter(pk=self._checkpoint_id).update(resume_token=self._resume_token)
+        self.counters["broker_losses"] += 1
 
     def _close_stream(self) -> None:
         if self._stream is not None:

@@ -1,4 +1,5 @@
-"""Which mappings an operator paused from the console, as the workers see it.
+"""Which mappings an operator paused from the console, as the workers see it (and the gauge
+by which a worker paused at the API limit says so).
 
 The flag lives on ObjectMapping (any process may set it); workers read it at most once per
 `every` seconds, so a tight poll loop costs one small query a second, not one per step.
@@ -11,6 +12,9 @@ from typing import Any, Callable
 from connectors.models import ObjectMapping
 
 RECHECK_SECONDS = 1.0
+#: Heartbeat gauge of an sf-apply worker paused at the org's API limit: when it next checks
+#: whether usage has fallen (Unix seconds). Absent while it writes.
+API_LIMIT_PAUSE_GAUGE = "api_limit_paused_until"
 
 
 class PausedMappings:

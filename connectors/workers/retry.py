@@ -5,7 +5,7 @@ import logging
 from typing import Callable, TypeVar
 
 from pymongo.errors import ConnectionFailure, NetworkTimeout
-from tenacity import Retrying, retry_if_exception_type, stop_any, wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception_type, wait_exponential_jitter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -21,9 +21,10 @@ def retry_mongo(operation: Callable[[], T], should_stop: Callable[[], bool], wor
     retrying = Retrying(
         retry=retry_if_exception_type((ConnectionFailure, NetworkTimeout)),
         wait=wait_exponential_jitter(multiplier=0.2, max=10),
-        stop=stop_any(lambda _: should_stop()),
+        stop=lambda _: should_stop(),
         reraise=True,
-        before_sleep=lambda s: log.warning("%s: MongoDB unavailable (%s); retrying", worker, s.outcome.exception()),
+        before_sleep=lambda s: log.warning("%s: MongoDB unavailable (%s); retrying", worker,
+                                           s.outcome and s.outcome.exception()),
     )
     try:
         return retrying(operation)

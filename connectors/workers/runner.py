@@ -13,14 +13,17 @@ from django.utils import timezone
 from connectors.kafka.topics import KafkaUnavailable
 from connectors.models import WorkerStatus
 from connectors.mongo.client import MongoUnavailable
+from connectors.operations.unavailable import ServiceUnavailable
 from connectors.salesforce.auth import SalesforceLoginError
+from connectors.secret_value import UnreadableSecretError
 from connectors.workers.base import Worker
 from connectors.workers.retry import ShuttingDown
 
 log = logging.getLogger(__name__)
 
 #: Failures whose message already says what to check: logged as one line, no traceback.
-EXPLAINED_FAILURES = (KafkaUnavailable, MongoUnavailable, SalesforceLoginError)
+EXPLAINED_FAILURES = (KafkaUnavailable, MongoUnavailable, SalesforceLoginError, ServiceUnavailable,
+                      UnreadableSecretError)
 MAX_BACKOFF_SECONDS = 30.0
 HEARTBEAT_SECONDS = 2.0
 

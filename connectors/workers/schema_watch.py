@@ -1,12 +1,12 @@
 """The schema-watch worker: every N seconds, compare each mapping with Salesforce's describe and
-record schema drift (connectors.schema_drift), so people see it before a sync breaks on it."""
+record schema drift (connectors.mappings.schema_drift), so people see it before a sync breaks on it."""
 from __future__ import annotations
 
 import logging
 import time
 from collections import Counter
 
-from connectors import schema_drift
+from connectors.mappings import schema_drift
 from connectors.models import ObjectMapping
 
 log = logging.getLogger(__name__)

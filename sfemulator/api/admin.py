@@ -85,6 +85,29 @@ def _purge(org: Org, request: Request, body: Any, caller: Caller) -> Any:
     return no_content()
 
 
+def _ui_object(request: Request) -> Any:
+    obj = get_object(request.path_params["sobject"])
+    if obj is None:
+        raise not_found()
+    return obj
+
+
+def _ui_create(org: Org, request: Request, body: Any, caller: Caller) -> Any:
+    """A record saved in Salesforce's UI: validated, stamped and published as an API write is,
+    but no API call is counted (a user's clicks never count against DailyApiRequests)."""
+    new_id = org.records.create(_ui_object(request), body, caller)
+    return json_response({"id": new_id, "success": True, "errors": []}, 201)
+
+
+def _ui_edit(org: Org, request: Request, body: Any, caller: Caller) -> Any:
+    obj, record_id = _ui_object(request), request.path_params["record_id"]
+    if request.method == "PATCH":
+        org.records.update(obj, record_id, body, caller)
+    else:
+        org.records.delete(obj, record_id, caller)
+    return no_content()
+
+
 def _usage(org: Org, request: Request, body: Any, caller: Caller) -> Any:
     if request.method == "POST":
         org.auth.reset_usage()
@@ -184,6 +207,8 @@ def routes() -> list[Route]:
         Route(f"{p}/validation-rules/{{name}}", _guarded(_rule_delete), methods=["DELETE"]),
         Route(f"{p}/records/{{sobject}}/{{record_id}}/undelete", _guarded(_undelete), methods=["POST"]),
         Route(f"{p}/records/{{sobject}}/{{record_id}}/purge", _guarded(_purge), methods=["DELETE"]),
+        Route(f"{p}/ui/records/{{sobject}}", _guarded(_ui_create), methods=["POST"]),
+        Route(f"{p}/ui/records/{{sobject}}/{{record_id}}", _guarded(_ui_edit), methods=["PATCH", "DELETE"]),
         Route(f"{p}/reset-usage", _guarded(_usage), methods=["POST"]),
         Route(f"{p}/usage", _guarded(_usage), methods=["GET"]),
         Route(f"{p}/changes", _guarded(_changes), methods=["GET"]),

@@ -2,31 +2,33 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .. import ids
-from ..errors import ApiError, invalid_session, not_found
+from ..errors import ApiError, not_found
 from ..org import Org
-from . import admin, data, oauth, soap
+from . import admin, async_api, data, identity, oauth, soap
 from .http import error_response, json_response
 
 
-async def identity(request: Request) -> Response:
-    """Minimal OAuth identity URL (``id`` in the token response)."""
-    org: Org = request.app.state.org
-    header = request.headers.get("authorization", "")
-    user_id = org.auth.user_for(header.partition(" ")[2].strip() or None)
-    if user_id is None or request.path_params["user"] != user_id:
-        return error_response(invalid_session())
-    creds = org.auth.creds
-    return json_response({"id": str(request.url), "organization_id": ids.ORG_ID, "user_id": user_id,
-                          "username": creds.username, "display_name": "Demo Admin", "email": creds.username,
-                          "active": True, "user_type": "STANDARD", "language": "en_US", "locale": "en_US",
-                          "utcOffset": 0})
+class _CollapseSlashes:
+    """Treat ``//services/...`` as ``/services/...``: the Salesforce CLI joins an instance URL
+    ending in ``/`` with ``/services/data/...`` when it looks up the logged-in user, and a real
+    org tolerates the doubled slash."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "//" in scope["path"]:
+            scope = {**scope, "path": re.sub("/{2,}", "/", scope["path"])}
+        await self.app(scope, receive, send)
 
 
 async def fallback(request: Request) -> Response:
@@ -50,17 +52,21 @@ def build_app(org: Org) -> Starlette:
     routes = [
         Route("/services/oauth2/token", oauth.token, methods=["POST"]),
         Route("/services/oauth2/revoke", oauth.revoke, methods=["POST"]),
+        Route("/services/oauth2/authorize", oauth.authorize, methods=["GET"]),
+        Route("/services/oauth2/userinfo", identity.userinfo, methods=["GET", "POST"]),
         Route("/services/Soap/u/{version}", soap.login, methods=["POST"]),
         Route("/services/Soap/u/{version}/{org_id}", soap.login, methods=["POST"]),
         Route("/services/data", data.versions, methods=["GET"]),
         Route("/services/data/", data.versions, methods=["GET"]),
         Route("/services/data/{rest:path}", data.dispatch,
               methods=["GET", "POST", "PATCH", "DELETE", "PUT", "HEAD"]),
-        Route("/id/{org}/{user}", identity, methods=["GET"]),
+        Route("/services/async/{version}/{rest:path}", async_api.dispatch, methods=["GET", "POST"]),
+        Route("/id/{org}/{user}", identity.identity, methods=["GET", "POST"]),
         *admin.routes(),
         Route("/{path:path}", fallback, methods=["GET", "POST", "PATCH", "DELETE", "PUT"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={ApiError: _api_error, Exception: _unexpected})
+    app = Starlette(routes=routes, middleware=[Middleware(_CollapseSlashes)],
+                    exception_handlers={ApiError: _api_error, Exception: _unexpected})
     app.router.redirect_slashes = False
     app.state.org = org
     return app

@@ -1,4 +1,5 @@
-"""``/composite/sobjects`` — sObject Collections (create, update, upsert, delete up to 200 records).
+"""``/composite/sobjects`` — sObject Collections (create, update, upsert, delete up to 200 records;
+retrieve up to 2,000 by Id with ``GET …/{SObject}?ids=…&fields=…`` or the same as a POST body).
 
 The request is checked as a whole first (body shape, record count, types:
 problems there are a 400 with the usual error array, nothing written).  Then
@@ -12,6 +13,7 @@ real API serialises a null ``id``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from starlette.responses import Response
@@ -37,6 +39,13 @@ def collections(org: Org, call: Call, rest: list[str]) -> Response:
             raise ApiError(405, "METHOD_NOT_ALLOWED",
                            f"HTTP Method '{call.method}' not allowed. Allowed are DELETE,PATCH,POST")
         return handler(org, call)
+    if len(rest) == 1:
+        if call.method not in ("GET", "POST"):
+            raise ApiError(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{call.method}' not allowed. Allowed are GET,POST")
+        obj = get_object(rest[0])
+        if obj is None:
+            raise not_found()
+        return _retrieve(org, call, obj)
     if len(rest) == 2:
         if call.method != "PATCH":
             raise ApiError(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{call.method}' not allowed. Allowed are PATCH")
@@ -49,7 +58,8 @@ def collections(org: Org, call: Call, rest: list[str]) -> Response:
 
 # -- request-level parsing ------------------------------------------------------
 def _too_many() -> ApiError:
-    return ApiError(400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call")
+    return ApiError(400, "EXCEEDED_ID_LIMIT",
+                    "record limit reached. cannot submit more than 200 records into this call")
 
 
 def _records_body(call: Call) -> tuple[bool, list[dict]]:
@@ -112,7 +122,7 @@ def _respond(org: Org, call: Call, steps: list[Step], known_ids: list[str | None
     """Run the steps as one batch and render one result per record."""
     outcomes, rolled_back = org.records.batch(steps, all_or_none)
     results = []
-    for outcome, known in zip(outcomes, known_ids):
+    for outcome, known in zip(outcomes, known_ids, strict=True):
         if isinstance(outcome, ApiError):
             item: dict = {"id": known} if known else {}
             item.update(success=False, errors=[_error_item(outcome)])
@@ -152,7 +162,7 @@ def _create(org: Org, call: Call) -> Response:
     steps: list[Step] = []
     for rec in records:
         obj = _record_type(rec)
-        steps.append(lambda c, obj=obj, rec=rec: recs.create_step(c, obj, rec, caller))
+        steps.append(partial(recs.create_step, obj=obj, payload=rec, caller=caller))
     return _respond(org, call, steps, [None] * len(steps), all_or_none, _save_shape)
 
 
@@ -172,7 +182,7 @@ def _update(org: Org, call: Call) -> Response:
                                                                 f"{raw_id}", ["Id"])))
             norm = None
         else:
-            steps.append(lambda c, obj=obj, rid=norm, body=payload: recs.update_step(c, obj, rid, body, caller))
+            steps.append(partial(recs.update_step, obj=obj, raw_id=norm, payload=payload, caller=caller))
         known.append(norm)
     return _respond(org, call, steps, known, all_or_none, _save_shape)
 
@@ -191,13 +201,46 @@ def _delete(org: Org, call: Call) -> Response:
     for raw_id in id_list:
         norm = ids.normalize(raw_id)
         obj = object_for_id(norm) if norm else None
-        if obj is None:
+        if not norm or obj is None:
             steps.append(_failing(ApiError(400, "MALFORMED_ID", f"malformed id {raw_id}", [])))
             known.append(None)
             continue
-        steps.append(lambda c, obj=obj, rid=norm: recs.delete_step(c, obj, rid, caller))
+        steps.append(partial(recs.delete_step, obj=obj, raw_id=norm, caller=caller))
         known.append(norm)
     return _respond(org, call, steps, known, all_or_none, _save_shape)
+
+
+MAX_RETRIEVE = 2000
+
+
+def _retrieve(org: Org, call: Call, obj: SObject) -> Response:
+    """Records by Id in request order; ``null`` for an Id with no live record of this type."""
+    if call.method == "GET":
+        id_list = [i.strip() for i in call.query_params.get("ids", "").split(",") if i.strip()]
+        fields = [f.strip() for f in call.query_params.get("fields", "").split(",") if f.strip()]
+    else:
+        body = call.json()
+        given_ids = body.get("ids") if isinstance(body, dict) else None
+        given_fields = body.get("fields") if isinstance(body, dict) else None
+        if not isinstance(given_ids, list) or not isinstance(given_fields, list):
+            raise json_parser_error("Cannot deserialize instance of list from VALUE_NULL value null "
+                                    "or request may be missing a required field")
+        id_list, fields = [str(i) for i in given_ids], [str(f) for f in given_fields]
+    if not id_list:
+        raise ApiError(400, "MISSING_ARGUMENT", "ids was not specified")
+    if not fields:
+        raise ApiError(400, "MISSING_ARGUMENT", "fields was not specified")
+    if len(id_list) > MAX_RETRIEVE:
+        raise ApiError(400, "EXCEEDED_ID_LIMIT", f"Cannot retrieve more than {MAX_RETRIEVE} records")
+    out: list[dict | None] = []
+    for raw_id in id_list:
+        try:
+            out.append(org.records.get(obj, raw_id, fields, call.version))
+        except ApiError as err:
+            if err.status != 404:
+                raise
+            out.append(None)
+    return json_response(out, headers=call.extra_headers)
 
 
 def _upsert(org: Org, call: Call, obj: SObject, field_name: str) -> Response:
@@ -212,5 +255,6 @@ def _upsert(org: Org, call: Call, obj: SObject, field_name: str) -> Response:
         if value is None:
             steps.append(_failing(ApiError(400, "MISSING_ARGUMENT", f"{f.name} not specified", [])))
             continue
-        steps.append(lambda c, value=value, body=payload: recs.upsert_step(c, obj, f.name, value, body, caller))
+        steps.append(partial(recs.upsert_step, obj=obj, field_name=f.name, raw_value=value, payload=payload,
+                             caller=caller))
     return _respond(org, call, steps, [None] * len(steps), all_or_none, _upsert_shape)

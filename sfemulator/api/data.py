@@ -13,26 +13,36 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import MAX_API_VERSION, MIN_API_VERSION, ids
+from .. import MAX_API_VERSION, MIN_API_VERSION, ids, sosl
 from ..auth import DAILY_API_MAX
 from ..errors import ApiError, invalid_session, not_found
 from ..org import Org
-from ..query import parse_batch_size
+from ..query import MAX_BATCH, parse_batch_size
 from ..schema import get_platform_event
-from . import composite, platform_events
+from . import composite, composite_requests, jobs, layouts, listviews, platform_events, tooling
 from . import sobjects as so
 from .http import Call, error_response, json_response
 
 _VERSION_RE = re.compile(r"^v(\d{2})\.0$")
-_RELEASES = {50: "Winter '21", 51: "Spring '21", 52: "Summer '21", 53: "Winter '22", 54: "Spring '22",
-             55: "Summer '22", 56: "Winter '23", 57: "Spring '23", 58: "Summer '23", 59: "Winter '24",
-             60: "Spring '24", 61: "Summer '24", 62: "Winter '25"}
+_SEASONS = ("Winter", "Spring", "Summer")
+
+
+def release_label(version: int) -> str:
+    """``50`` -> ``Winter '21``: three releases a year, one API version each (v50.0 was Winter '21)."""
+    k = version - 50
+    return f"{_SEASONS[k % 3]} '{21 + k // 3:02d}"
+
+
 _RESERVED = {"describe", "updated", "deleted"}
+#: Sub-resources of /sobjects/{Obj}/ the emulator does not serve: a plain NOT_FOUND rather
+#: than being mistaken for an external-id field.
+_SUB_RESOURCES = {"updated", "deleted", "layouts", "quickActions", "compactLayouts",
+                  "eventSchema", "relevantItems", "richTextImageFields", "suggestedArticles", "userPassword"}
 
 
 async def versions(request: Request) -> Response:
     """Unauthenticated version list (doubles as the health check)."""
-    return json_response([{"label": _RELEASES.get(v, f"v{v}.0"), "url": f"/services/data/v{v}.0", "version": f"{v}.0"}
+    return json_response([{"label": release_label(v), "url": f"/services/data/v{v}.0", "version": f"{v}.0"}
                           for v in range(MIN_API_VERSION, MAX_API_VERSION + 1)])
 
 
@@ -78,8 +88,21 @@ def route(org: Org, call: Call) -> Response:
     head, rest = seg[0], seg[1:]
     if head == "limits" and not rest:
         return limits(org, call)
-    if head == "composite" and rest and rest[0] == "sobjects":
-        return composite.collections(org, call, rest[1:])
+    if head == "composite":
+        if not rest:
+            return composite_requests.composite(org, call, route)
+        if rest[0] == "sobjects":
+            return composite.collections(org, call, rest[1:])
+        if rest[0] == "batch" and len(rest) == 1:
+            return composite_requests.batch(org, call, route)
+        if rest[0] == "tree":
+            return composite_requests.tree(org, call, rest[1:])
+    if head == "tooling":
+        return tooling.route(org, call, rest)
+    if head == "jobs":
+        return jobs.route(org, call, rest)
+    if head == "search" and not rest:
+        return search(org, call)
     if head in ("query", "queryAll"):
         return query(org, call, include_deleted=head == "queryAll", locator=rest[0] if rest else None)
     if head == "sobjects":
@@ -95,10 +118,19 @@ def route(org: Org, call: Call) -> Response:
         if len(tail) == 1 and tail[0] in _RESERVED:
             handler = {"describe": so.object_describe, "updated": so.updated, "deleted": so.deleted}[tail[0]]
             if call.method != "GET":
-                raise ApiError(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{call.method}' not allowed. Allowed are GET,HEAD")
+                raise ApiError(405, "METHOD_NOT_ALLOWED",
+                               f"HTTP Method '{call.method}' not allowed. Allowed are GET,HEAD")
             return handler(org, call, obj)
+        if tail[0] == "describe":
+            return layouts.route(org, call, obj, tail[1:])
+        if tail[0] == "listviews":
+            return listviews.route(org, call, obj, tail[1:])
         if len(tail) == 1:
             return so.record(org, call, obj, tail[0])
+        if len(tail) == 2 and so.is_record_id(obj, tail[0]):
+            return so.relationship(org, call, obj, tail[0], tail[1])
+        if tail[0] in _SUB_RESOURCES or so.is_record_id(obj, tail[0]):
+            raise not_found()  # layouts, quick actions…: not emulated
         if len(tail) == 2:
             return so.by_external_id(org, call, obj, tail[0], tail[1])
     raise not_found()
@@ -106,7 +138,7 @@ def route(org: Org, call: Call) -> Response:
 
 def resources(call: Call) -> Response:
     base = f"/services/data/v{call.version}"
-    names = ("sobjects", "query", "queryAll", "limits", "composite")
+    names = ("sobjects", "query", "queryAll", "search", "limits", "composite")
     body = {n: f"{base}/{n}" for n in names}
     body["identity"] = f"https://{call.host}/id/{ids.ORG_ID}/{call.user_id}"
     return json_response(body, headers=call.extra_headers)
@@ -130,11 +162,25 @@ def limits(org: Org, call: Call) -> Response:
     return json_response(body, headers=call.extra_headers)
 
 
+def search(org: Org, call: Call) -> Response:
+    """``GET /search?q=FIND {…} …`` (SOSL, see :mod:`sfemulator.sosl`)."""
+    if call.method != "GET":
+        raise ApiError(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{call.method}' not allowed. Allowed are GET,HEAD")
+
+    def run(soql: str) -> list[dict]:
+        return org.queries.run(soql, False, MAX_BATCH, call.version)["records"]
+
+    return json_response(sosl.search(org.store, call.query_params.get("q"), run), headers=call.extra_headers)
+
+
 def query(org: Org, call: Call, include_deleted: bool, locator: str | None) -> Response:
     if call.method != "GET":
         raise ApiError(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{call.method}' not allowed. Allowed are GET,HEAD")
     if locator is not None:
         return json_response(org.queries.more(locator, call.version), headers=call.extra_headers)
+    if call.query_params.get("columns", "").lower() == "true":
+        return json_response(org.queries.columns(call.query_params.get("q"), include_deleted),
+                             headers=call.extra_headers)
     batch = parse_batch_size(call.headers.get("sforce-query-options"))
     body = org.queries.run(call.query_params.get("q"), include_deleted, batch, call.version)
     return json_response(body, headers=call.extra_headers)

@@ -1,4 +1,4 @@
-"""``POST /services/Soap/u/{version}`` — the partner API ``login()`` call only."""
+"""``POST /services/Soap/u/{version}`` — the partner API ``login()`` and ``logout()`` calls."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -58,6 +58,16 @@ def _login_response(host: str, version: str, session_id: str, user_id: str, org:
     return Response(body, status_code=200, media_type=_XML_CT)
 
 
+def _logout(org: Org, session_id: str | None) -> Response:
+    """End the session named in the SessionHeader; a dead or missing one is INVALID_SESSION_ID."""
+    if not session_id or org.auth.user_for(session_id.strip()) is None or not org.auth.revoke(session_id.strip()):
+        return _fault("INVALID_SESSION_ID", "Invalid Session ID found in SessionHeader: Illegal Session")
+    body = ('<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope '
+            'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com">'
+            "<soapenv:Body><logoutResponse/></soapenv:Body></soapenv:Envelope>")
+    return Response(body, status_code=200, media_type=_XML_CT)
+
+
 async def login(request: Request) -> Response:
     org: Org = request.app.state.org
     version = request.path_params["version"]
@@ -67,7 +77,9 @@ async def login(request: Request) -> Response:
         return _fault("INVALID_REQUEST", f"Unable to parse request: {exc}")
     login_el = root.find(f".//{{{_PARTNER_NS}}}login")
     if login_el is None:
-        return _fault("UNKNOWN_EXCEPTION", "Only the login() call is emulated")
+        if root.find(f".//{{{_PARTNER_NS}}}logout") is not None:
+            return _logout(org, root.findtext(f".//{{{_PARTNER_NS}}}SessionHeader/{{{_PARTNER_NS}}}sessionId"))
+        return _fault("UNKNOWN_EXCEPTION", "Only the login() and logout() calls are emulated")
     username = login_el.findtext(f"{{{_PARTNER_NS}}}username")
     password = login_el.findtext(f"{{{_PARTNER_NS}}}password")
     user_id = org.auth.check_user(username, password)

@@ -8,7 +8,7 @@ the compound record's own fields.  Hex is written in whole bytes.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 
 def to_hex(positions: Iterable[int]) -> str:
@@ -19,7 +19,7 @@ def to_hex(positions: Iterable[int]) -> str:
     return f"0x{bits:0{width}X}"
 
 
-def encode(top: Iterable[int], nested: dict[int, Iterable[int]] | None = None) -> list[str]:
+def encode(top: Iterable[int], nested: Mapping[int, Iterable[int]] | None = None) -> list[str]:
     """Bitmap entries for top-level positions plus {parent position: child positions}; [] if none."""
     top = list(top)
     nested = {p: list(c) for p, c in (nested or {}).items() if c}

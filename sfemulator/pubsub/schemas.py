@@ -147,7 +147,10 @@ class EventSchema:
 
 @cache
 def _parsed(schema_json: str) -> dict:
-    return parse_schema(json.loads(schema_json))
+    parsed = parse_schema(json.loads(schema_json))
+    if not isinstance(parsed, dict):
+        raise ValueError("an event schema is an Avro record, not a union or a named type")
+    return parsed
 
 
 @cache

@@ -8,11 +8,13 @@ ManagedSubscribe (beta) is left unimplemented (UNIMPLEMENTED).
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NoReturn
 
 import grpc
 
@@ -25,6 +27,8 @@ from ..schema import OBJECTS, get_platform_event
 from . import platformevents
 from .bus import CHANGE_EVENTS_TOPIC, BusEvent, EventBus, replay_bytes, replay_int
 from .schemas import EventSchema, change_event_schema, platform_event_schema, schema_by_id
+
+log = logging.getLogger(__name__)
 
 #: The real service caps one FetchRequest's num_requested at 100.
 MAX_NUM_REQUESTED = 100
@@ -42,10 +46,11 @@ class Topic:
     can_publish: bool
 
 
-def _abort(context: grpc.ServicerContext, status: grpc.StatusCode, code: str, message: str) -> None:
+def _abort(context: grpc.ServicerContext, status: grpc.StatusCode, code: str, message: str) -> NoReturn:
     rpc_id = str(uuid.uuid4())
     context.set_trailing_metadata((("error-code", code), ("rpc-id", rpc_id)))
     context.abort(status, f"{message} rpcId: {rpc_id}")
+    raise AssertionError("grpc's abort() raises")  # unreached; grpc ships no types to say so
 
 
 class PubSubService(pb2_grpc.PubSubServicer):
@@ -123,7 +128,7 @@ class PubSubService(pb2_grpc.PubSubServicer):
         if not topic.can_publish or topic.schema is None:
             _abort(context, grpc.StatusCode.PERMISSION_DENIED, "sfdc.platform.eventbus.grpc.publish.not.allowed",
                    f"Publishing to topic {topic.name} is not allowed.")
-        schema = topic.schema  # type: ignore[union-attr]
+        schema = topic.schema
         ev = get_platform_event(schema.entity)
         results = []
         for event in request.events:
@@ -156,8 +161,8 @@ class PubSubService(pb2_grpc.PubSubServicer):
         # A half-closed request stream does not end the subscription; only the client cancelling does.
         while context.is_active():
             if flow.error:
-                _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "sfdc.platform.eventbus.grpc.subscription.topic.mismatch",
-                       flow.error)
+                _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+                       "sfdc.platform.eventbus.grpc.subscription.topic.mismatch", flow.error)
             pending = flow.pending
             events = self.bus.after(topic.name, cursor, pending) if pending > 0 else []
             if events:
@@ -213,8 +218,10 @@ class _Flow:
                                       f"subscription's topic {self.first.topic_name}.")
                     self.pending += max(0, min(req.num_requested, MAX_NUM_REQUESTED))
                     self._cond.notify_all()
-        except Exception:  # the client went away (cancelled stream): just stop
+        except grpc.RpcError:  # the client went away (cancelled stream): nothing more to read
             pass
+        except Exception:  # a fault of ours: said, and the subscription below still ends
+            log.exception("pubsub: reading a Subscribe stream's FetchRequests failed")
         with self._cond:
             self.closed = True
             self._cond.notify_all()

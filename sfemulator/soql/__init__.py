@@ -6,7 +6,8 @@ INVALID_FIELD, INVALID_TYPE, ...) with Salesforce's caret-style messages.
 """
 from __future__ import annotations
 
+from .columns import column_metadata
 from .compiler import CompiledQuery, compile_query
 from .parser import parse
 
-__all__ = ["CompiledQuery", "compile_query", "parse"]
+__all__ = ["CompiledQuery", "column_metadata", "compile_query", "parse"]

@@ -2,20 +2,25 @@
 
 Grammar (subset)::
 
-    query     := SELECT select FROM ident [WHERE cond] [ORDER BY order (, order)*]
-                 [LIMIT int] [OFFSET int]
-    select    := COUNT '(' ')' | path (, path)*
+    query     := SELECT item (, item)* FROM ident [WHERE cond] [GROUP BY (path (, path)* | ROLLUP '(' … ')')]
+                 [HAVING cond] [ORDER BY order (, order)*] [LIMIT int] [OFFSET int]
+    item      := path [alias] | agg [alias] | FIELDS '(' ALL|STANDARD|CUSTOM ')' | '(' query ')'
+    agg       := COUNT '(' [path] ')' | (COUNT_DISTINCT|SUM|AVG|MIN|MAX|GROUPING) '(' path ')'
     cond      := unary ((AND unary)* | (OR unary)*)      -- mixing AND/OR needs parens, as in SOQL
     unary     := NOT unary | '(' cond ')' | predicate
-    predicate := path (op value | [NOT] IN '(' value (, value)* ')' | LIKE string)
+    predicate := (path|agg) (op value | [NOT] IN '(' (value (, value)* | query) ')' | LIKE string)
+    order     := (path|agg) [ASC|DESC] [NULLS FIRST|LAST]
     value     := string | number | date | datetime | TRUE | FALSE | NULL | DATE_LITERAL[:n]
 """
 from __future__ import annotations
 
+from typing import NoReturn
+
 from . import ast
 from .lexer import Token, error_at, tokenize
 
-_CLAUSE_WORDS = {"FROM", "WHERE", "ORDER", "LIMIT", "OFFSET", "GROUP", "HAVING", "WITH", "FOR", "USING"}
+_CLAUSE_WORDS = {"FROM", "WHERE", "ORDER", "LIMIT", "OFFSET", "GROUP", "HAVING", "WITH", "FOR", "USING", "SELECT"}
+AGGREGATES = ("COUNT", "COUNT_DISTINCT", "SUM", "AVG", "MIN", "MAX", "GROUPING")
 
 
 class _Parser:
@@ -38,7 +43,7 @@ class _Parser:
     def at_word(self, *words: str) -> bool:
         return self.tok.kind == "IDENT" and self.tok.value.upper() in words
 
-    def fail(self, tok: Token | None = None, message: str | None = None):
+    def fail(self, tok: Token | None = None, message: str | None = None) -> NoReturn:
         t = tok or self.tok
         raise error_at(self.text, t.pos, "MALFORMED_QUERY", message or f"unexpected token: {t.value}")
 
@@ -53,31 +58,36 @@ class _Parser:
         return self.advance()
 
     # -- grammar -------------------------------------------------------------
-    def query(self) -> ast.Query:
-        self.expect_word("SELECT")
-        fields: list[ast.FieldPath] = []
-        count_only = False
-        if self.at_word("COUNT") and self.tokens[self.i + 1].kind == "LPAREN":
+    def query(self, nested: bool = False) -> ast.Query:
+        start = self.expect_word("SELECT")
+        items = [self.select_item()]
+        while self.tok.kind == "COMMA":
             self.advance()
-            self.advance()
-            if self.tok.kind != "RPAREN":
-                self.fail(message="Only COUNT() is supported by the emulator (no aggregate functions)")
-            self.advance()
-            count_only = True
-        else:
-            fields.append(self.path())
-            while self.tok.kind == "COMMA":
-                self.advance()
-                fields.append(self.path())
+            items.append(self.select_item())
         self.expect_word("FROM")
         if self.tok.kind != "IDENT":
             self.fail()
         sobj = self.advance()
-        q = ast.Query(sobject=sobj.value, sobject_pos=sobj.pos, fields=fields,
-                      count_only=count_only, text=self.text)
+        q = ast.Query(sobject=sobj.value, sobject_pos=sobj.pos, items=items, text=self.text, pos=start.pos)
         if self.at_word("WHERE"):
             self.advance()
             q.where = self.condition()
+        if self.at_word("GROUP"):
+            self.advance()
+            self.expect_word("BY")
+            if self.at_word("ROLLUP") and self.tokens[self.i + 1].kind == "LPAREN":
+                self.advance()
+                self.advance()
+                q.rollup = True
+            q.group_by.append(self.path())
+            while self.tok.kind == "COMMA":
+                self.advance()
+                q.group_by.append(self.path())
+            if q.rollup:
+                self.expect("RPAREN")
+        if self.at_word("HAVING"):
+            self.advance()
+            q.having = self.condition()
         if self.at_word("ORDER"):
             self.advance()
             self.expect_word("BY")
@@ -91,9 +101,56 @@ class _Parser:
         if self.at_word("OFFSET"):
             self.advance()
             q.offset = self.integer()
-        if self.tok.kind != "EOF":
+        if self.tok.kind != ("RPAREN" if nested else "EOF"):
             self.fail()
         return q
+
+    def subquery(self) -> ast.Query:
+        """``( SELECT … )`` — the caller is at the opening parenthesis."""
+        self.expect("LPAREN")
+        inner = self.query(nested=True)
+        self.expect("RPAREN")
+        return inner
+
+    def select_item(self) -> ast.SelectItem:
+        if self.tok.kind == "LPAREN":
+            return ast.SelectItem(self.subquery())
+        if self.tok.kind == "IDENT" and self.tokens[self.i + 1].kind == "LPAREN":
+            if self.at_word("FIELDS"):
+                self.advance()
+                self.advance()
+                if not self.at_word("ALL", "STANDARD", "CUSTOM"):
+                    self.fail()
+                kind = self.advance()
+                self.expect("RPAREN")
+                return ast.SelectItem(ast.FieldsMacro(kind.value.upper(), kind.pos))
+            expr: ast.FieldPath | ast.Aggregate = self.aggregate()
+        else:
+            expr = self.path()
+        alias = None
+        after = self.tokens[self.i + 1]
+        # An alias is followed by "," or FROM; otherwise the word is a misspelt keyword.
+        if self.tok.kind == "IDENT" and self.tok.value.upper() not in _CLAUSE_WORDS and \
+                (after.kind == "COMMA" or after.upper() == "FROM"):
+            alias = self.advance().value
+        return ast.SelectItem(expr, alias)
+
+    def aggregate(self) -> ast.Aggregate:
+        name = self.tok
+        if not self.at_word(*AGGREGATES):
+            self.fail()
+        self.advance()
+        self.expect("LPAREN")
+        arg = None
+        if not (name.value.upper() == "COUNT" and self.tok.kind == "RPAREN"):
+            arg = self.path()
+        end = self.expect("RPAREN")
+        return ast.Aggregate(name.value.upper(), arg, name.pos, self.text[name.pos:end.pos + 1])
+
+    def operand(self) -> ast.FieldPath | ast.Aggregate:
+        if self.tok.kind == "IDENT" and self.tokens[self.i + 1].kind == "LPAREN":
+            return self.aggregate()
+        return self.path()
 
     def integer(self) -> int:
         t = self.tok
@@ -115,7 +172,7 @@ class _Parser:
         return ast.FieldPath(tuple(parts), t.pos)
 
     def order_item(self) -> ast.OrderItem:
-        p = self.path()
+        p = self.operand()
         desc = False
         nulls_last = None
         if self.at_word("ASC", "DESC"):
@@ -152,7 +209,7 @@ class _Parser:
         return self.predicate()
 
     def predicate(self) -> ast.Comparison:
-        p = self.path()
+        p = self.operand()
         t = self.tok
         if t.kind == "OP":
             self.advance()
@@ -167,6 +224,8 @@ class _Parser:
             negate = True
         if self.at_word("IN"):
             self.advance()
+            if self.tok.kind == "LPAREN" and self.tokens[self.i + 1].upper() == "SELECT":
+                return ast.Comparison(p, "NOTIN" if negate else "IN", self.subquery(), t.pos)
             self.expect("LPAREN")
             values = [self.value()]
             while self.tok.kind == "COMMA":

@@ -89,8 +89,11 @@ def console(stack: Stack, tmp_path_factory: pytest.TempPathFactory,
         running.stop()
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture
 def browser() -> Iterator[Browser]:
+    # Per test: Playwright's sync API keeps its event loop running in this thread while it is open,
+    # and Django refuses database calls from a thread with a running loop (SynchronousOnlyOperation),
+    # which broke every database test run after a browser test in the same process (pytest-xdist).
     # launch() gives every run a fresh temporary profile (user data dir) of its own.
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(

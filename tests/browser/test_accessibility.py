@@ -35,6 +35,7 @@ class Seeded:
     conflict_id: int
 
 
+
 @pytest.fixture(scope="module")
 def seeded(console: Console, stack: Stack, sf: Salesforce, mongo: Database) -> Seeded:
     """A record Salesforce rejects (an open error, with a timeline) and a real conflict, made
@@ -48,9 +49,12 @@ def seeded(console: Console, stack: Stack, sf: Salesforce, mongo: Database) -> S
     control.add_rule(rule, "Account", "NumberOfEmployees", "<", 0, "Employees cannot be negative")
     try:
         mongo.accounts.update_one({"_id": rejected}, {"$set": {"numberOfEmployees": -3}})
-        error_id = wait_for(lambda: _first(console.query(
-            "SELECT id FROM connectors_syncerror WHERE record_key = ? AND status = 'open'", rejected)),
-            timeout=SYNC_TIMEOUT, message="the rejected write parked as an error")
+        try:
+            error_id = wait_for(lambda: _first(console.query(
+                "SELECT id FROM connectors_syncerror WHERE record_key = ? AND status = 'open'", rejected)),
+                timeout=SYNC_TIMEOUT, message="the rejected write parked as an error")
+        except AssertionError as exc:  # once in two full runs (cause unknown): say what became of the write
+            raise AssertionError(f"{exc}\n{_what_became_of(console, rejected)}") from None
     finally:
         control.remove_rule(rule)
 
@@ -62,6 +66,20 @@ def seeded(console: Console, stack: Stack, sf: Salesforce, mongo: Database) -> S
             "SELECT id FROM connectors_conflict WHERE salesforce_id = ? AND status = 'open'", disputed)),
             timeout=SYNC_TIMEOUT, message="the conflict")
     return Seeded(record_id=rejected, error_id=error_id, conflict_id=conflict_id)
+
+
+def _what_became_of(console: Console, record_id: str) -> str:
+    """The record's timeline, its errors and conflicts, and every worker's state and log tail."""
+    asked = {
+        "timeline": ("SELECT created_at, source, outcome, operation, detail FROM connectors_recordevent"
+                     " WHERE salesforce_id = ? OR mongo_id = ? ORDER BY id", record_id, record_id),
+        "errors": ("SELECT stage, code, status, record_key, message FROM connectors_syncerror"
+                   " ORDER BY id DESC LIMIT 5",),
+        "conflicts": ("SELECT salesforce_id, status FROM connectors_conflict WHERE salesforce_id = ?", record_id),
+        "workers": ("SELECT name, state, last_error, counters FROM connectors_workerstatus",),
+    }
+    lines = [f"{what}: {console.query(*query)}" for what, query in asked.items()]
+    return "\n".join(lines) + "\n" + console.log_tails(30)
 
 
 def _first(rows: list[tuple]) -> int | None:

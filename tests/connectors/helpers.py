@@ -50,3 +50,26 @@ def step_until(workers: list, condition: Callable[[], bool], timeout: float = 60
         if condition():
             return
     raise AssertionError(f"timed out after {timeout:.0f} s stepping workers until {message}")
+
+
+def wait_until_replay_expired(org, replay_id: str, timeout: float, message: str) -> None:  # type: ignore[no-untyped-def]
+    """Until the emulator's Pub/Sub API refuses `replay_id` of Account change events (past retention)."""
+    from connectors.salesforce.pubsub.client import CUSTOM, ReplayIdInvalid
+    from connectors.wiring import pubsub_client, salesforce_client
+
+    probe = pubsub_client(org, salesforce_client(org))
+
+    def expired() -> bool:
+        subscription = probe.subscribe("/data/AccountChangeEvent", CUSTOM, replay_id, batch_size=1)
+        try:
+            subscription.poll(0.5)
+            return False
+        except ReplayIdInvalid:
+            return True
+        finally:
+            subscription.close()
+
+    try:
+        wait_for(expired, timeout=timeout, message=message)
+    finally:
+        probe.close()

@@ -11,7 +11,7 @@ from django.contrib.messages import get_messages
 from django.core.management import call_command
 from pymongo.errors import WriteError
 
-from connectors import describe_cache, mapping_validation, mongo_schema
+from connectors.mappings import describe_cache, mapping_validation, mongo_schema
 from connectors.models import FieldMapping, KafkaCluster, MongoTarget, ObjectMapping, SalesforceOrg
 from tests.conftest import free_port
 

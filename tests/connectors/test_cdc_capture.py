@@ -4,20 +4,22 @@ from __future__ import annotations
 import threading
 
 import pytest
-from connectors.models import ObjectMapping, ReplayCheckpoint, SalesforceOrg, SyncError
+from bson import ObjectId
+
+from connectors.models import ObjectMapping, ReplayCheckpoint, SalesforceOrg, SyncError, SyncJob
+from connectors.operations import jobs
 from connectors.salesforce.pubsub.client import (
-    CUSTOM,
     PubSubAuth,
     PubSubAuthError,
     PubSubClient,
-    ReplayIdInvalid,
     UnknownTopic,
     org_id_from_identity_url,
 )
-from connectors.wiring import pubsub_client, salesforce_client
+from connectors.workers.job_runner import JobRunner
+from connectors.workers.mongo_apply import MongoApply
 from connectors.workers.registry import build_workers
 from connectors.workers.sf_cdc_capture import SalesforceCdcCapture
-from tests.connectors.helpers import step_until, wait_for
+from tests.connectors.helpers import step_until, wait_until_replay_expired
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +60,7 @@ def document(mongo, record_id: str) -> dict:  # type: ignore[no-untyped-def]
 def started(workers, sf, mongo) -> SalesforceCdcCapture:  # type: ignore[no-untyped-def]
     """Steps until the initial load is in MongoDB and the stream is being read."""
     capture = capture_of(workers)
-    step_until(workers, lambda: capture._reread is None and loaded(sf, mongo), message="the initial load")
+    step_until(workers, lambda: not capture._reread.active and loaded(sf, mongo), message="the initial load")
     return capture
 
 
@@ -118,7 +120,9 @@ def test_a_restart_resumes_after_the_checkpoint_without_loss_or_duplicates(sf, m
     assert document(mongo, record)["name"] == "While Stopped 1"
     assert again[0].counters["rereads"] == 0  # resumed from the replay id, no re-read
     assert again[0].counters["events_published"] == 2  # exactly the two changes made while stopped
-    assert ReplayCheckpoint.objects.get(pk=checkpoint.pk).replay_id > checkpoint.replay_id
+    moved = ReplayCheckpoint.objects.get(pk=checkpoint.pk)
+    assert moved.replay_id > checkpoint.replay_id
+    assert moved.updated_at > checkpoint.updated_at, "the console says when the replay id moved"
 
 
 def test_a_gap_event_re_reads_its_records(sf, mongo, cdc_workers, cdc_on):
@@ -143,7 +147,7 @@ def test_an_overflow_re_reads_the_mapping_and_records_an_error(sf, mongo, cdc_wo
     record = sf.Account.create({"Name": "Overflowed"})["id"]
     cdc_on.set_cdc("Account", True)
     cdc_on.emit_overflow("Account")
-    step_until(workers, lambda: document(mongo, record).get("name") == "Overflowed" and capture._reread is None,
+    step_until(workers, lambda: document(mongo, record).get("name") == "Overflowed" and not capture._reread.active,
                message="the mapping re-read")
     error = SyncError.objects.filter(mapping=capture.mapping, stage=SyncError.Stage.CAPTURE, code="GAP_OVERFLOW").last()
     assert error is not None and "GAP_OVERFLOW" in error.message and "re-read" in error.message
@@ -160,20 +164,7 @@ def test_a_replay_id_past_retention_falls_back_to_a_re_read_and_says_so(sf, mong
 
     sf.Account.update(record, {"Name": "Changed While Down"})
     cdc_on.set_event_retention(1)
-    probe = pubsub_client(capture.mapping.org, salesforce_client(capture.mapping.org))
-
-    def expired() -> bool:
-        subscription = probe.subscribe("/data/AccountChangeEvent", CUSTOM, stored, batch_size=1)
-        try:
-            subscription.poll(0.5)
-            return False
-        except ReplayIdInvalid:
-            return True
-        finally:
-            subscription.close()
-
-    wait_for(expired, timeout=30, message="the stored replay id to pass retention")
-    probe.close()
+    wait_until_replay_expired(capture.mapping.org, stored, timeout=30, message="the stored replay id to pass retention")
     again = [w for w in build_workers({"sf-capture"}, threading.Event()) if isinstance(w, SalesforceCdcCapture)]
     workers.extend(again)
     step_until(workers, lambda: document(mongo, record).get("name") == "Changed While Down",
@@ -200,3 +191,71 @@ def test_the_client_says_in_one_line_what_is_wrong(stack, sf, cdc_on):
     with pytest.raises(PubSubAuthError, match="refused the session"):
         refused.get_topic("/data/AccountChangeEvent")
     refused.close()
+
+
+def test_a_backfill_job_on_cdc_re_reads_beside_the_stream_and_reports_what_it_captured(sf, mongo, make_workers,
+                                                                                       stack, cdc_on, sync_settings):
+    """Issue 11 item 9 and issue 17: the job counts the rows it re-read and is done when they are
+    in MongoDB; a live edit made meanwhile reaches MongoDB while the re-read is still going."""
+    sync_settings["REREAD_CHUNK_SIZE"] = 5
+
+    def prepare(mapping: ObjectMapping) -> None:
+        mapping.capture_mode = ObjectMapping.CaptureMode.CDC
+        SalesforceOrg.objects.filter(pk=mapping.org_id).update(pubsub_endpoint=stack.salesforce_pubsub_address)
+
+    workers = make_workers(prepare=prepare, kinds=("sf-capture", "mongo-apply", "jobs"), direction="sf_to_mongo")
+    runner = next(w for w in workers if isinstance(w, JobRunner))
+    live_apply = next(w for w in workers if type(w) is MongoApply)
+    sync = [w for w in workers if w is not runner]
+    capture = started(sync, sf, mongo)
+    count = len(sf.query_all("SELECT Id FROM Account", include_deleted=True)["records"])
+    job = jobs.start(capture.mapping, "backfill")
+    assert runner.step() is True
+    step_until([capture], lambda: capture._reread.active and capture._reread.published > 0,
+               message="the re-read started")
+    record = min(r["Id"] for r in sf.query_all("SELECT Id FROM Account")["records"])
+    sf.Account.update(record, {"Name": "Live Beside A CDC Backfill"})
+    step_until([capture, live_apply], lambda: document(mongo, record).get("name") == "Live Beside A CDC Backfill",
+               timeout=20, message="the live edit in MongoDB")
+    assert capture._reread.active, "the live edit should not wait for the re-read"
+
+    def done() -> bool:
+        runner.step()
+        return SyncJob.objects.get(pk=job.pk).state == "done"
+
+    step_until(sync, done, message="the backfill job done")
+    job.refresh_from_db()
+    assert (job.progress_done, job.progress_total) == (count, count)
+    assert job.message == f"re-read {count} records from Salesforce; all are in MongoDB"
+    assert document(mongo, record)["name"] == "Live Beside A CDC Backfill"
+
+
+def test_an_update_replayed_before_its_record_is_loaded_makes_one_whole_document_under_its_mongodb_id(
+        sf, mongo, make_workers, stack, cdc_on):
+    """A record born in MongoDB (it carries the MongoDB id), created before Change Data Capture was
+    on and edited after, before the mapping's first start: the edit's event names only the changed
+    field, and the record's document is not loaded yet."""
+    mongo_id = ObjectId()
+    cdc_on.set_cdc("Account", False)
+    try:
+        record = sf.Account.create({"Name": "Born Elsewhere", "Phone": "555-0199", "Mongo_Id__c": str(mongo_id)})["id"]
+    finally:
+        cdc_on.set_cdc("Account", True)
+    sf.Account.update(record, {"Name": "Born Elsewhere, Renamed"})
+
+    def prepare(mapping: ObjectMapping) -> None:
+        mapping.capture_mode = ObjectMapping.CaptureMode.CDC
+        SalesforceOrg.objects.filter(pk=mapping.org_id).update(pubsub_endpoint=stack.salesforce_pubsub_address)
+
+    workers = make_workers(prepare=prepare)  # both ways: documents born in MongoDB keep their id
+    capture = capture_of(workers)
+    live = next(w for w in workers if type(w) is MongoApply)
+    # The worst order: the whole initial load in Kafka, the live topic applied before any of it.
+    step_until([capture], lambda: capture._reread.published and not capture._reread.active,
+               message="the initial load in Kafka")
+    step_until([live], lambda: live.counters["applied"] >= 1, message="the replayed edit applied")
+    started(workers, sf, mongo)
+    assert [(d["_id"], d.get("name"), d.get("phone")) for d in mongo.accounts.find({"sf_id": record})] == [
+        (mongo_id, "Born Elsewhere, Renamed", "555-0199")]
+    assert not SyncError.objects.exists(), list(SyncError.objects.values_list("code", "message"))
+    assert sum(w.counters["partial_rereads"] for w in workers) >= 1

@@ -147,7 +147,64 @@ def test_a_create_is_a_full_image_with_compounds_flattened():
     assert change.is_full_image
     assert change.values["Name"] == "Acme" and change.values["AnnualRevenue"] == 12.5
     assert change.values["Phone"] is None and change.values["BillingCity"] is None
-    assert "BillingAddress" not in change.values and "ChangeEventHeader" not in change.values
+    # An empty compound is null as a whole, as REST gives it.
+    assert change.values["BillingAddress"] is None and "ChangeEventHeader" not in change.values
+
+
+def test_a_compound_address_in_a_full_image_is_also_the_object_rest_gives():
+    address = {"Street": "415 Mission Street", "City": "San Francisco", "State": "CA", "PostalCode": "94105",
+               "Country": "United States"}
+    change = decode_change(_schema(), _payload(_header("CREATE"), Name="Acme", BillingAddress=address), b"\x02")
+    assert change.values["BillingCity"] == "San Francisco" and change.values["BillingStreet"] == "415 Mission Street"
+    assert change.values["BillingAddress"] == {"street": "415 Mission Street", "city": "San Francisco", "state": "CA",
+                                               "postalCode": "94105", "country": "United States"}
+
+
+_PERSON_NAME = {"type": "record", "name": "Switchable_PersonName", "fields": [
+    {"name": part, "type": _OPTIONAL_STRING, "default": None}
+    for part in ("Salutation", "FirstName", "LastName", "MiddleName", "InformalName", "Suffix")]}
+_LOCATION = {"type": "record", "name": "Location", "fields": [
+    {"name": "Latitude", "type": ["null", "double"], "default": None},
+    {"name": "Longitude", "type": ["null", "double"], "default": None}]}
+#: /data/ContactChangeEvent (trimmed): the person's Name is a `Switchable_PersonName` record,
+#: a custom geolocation a record of its latitude and longitude.
+CONTACT_SCHEMA = {"type": "record", "name": "ContactChangeEvent", "namespace": "com.sforce.eventbus", "fields": [
+    ACCOUNT_SCHEMA["fields"][0],
+    {"name": "Name", "type": ["null", _PERSON_NAME], "default": None},                            # 1
+    {"name": "Email", "type": _OPTIONAL_STRING, "default": None},                                  # 2
+    {"name": "Office__c", "type": ["null", _LOCATION], "default": None},                           # 3
+    {"name": "LastModifiedDate", "type": ["null", "long"], "default": None},                       # 4
+]}
+
+
+def _contact(header: dict, **values):  # type: ignore[no-untyped-def]
+    import io
+    schema = EventSchema.from_json("sch-contact", json.dumps(CONTACT_SCHEMA))
+    record = {"ChangeEventHeader": {**header, "entityName": "Contact"},
+              **{f["name"]: None for f in CONTACT_SCHEMA["fields"][1:]}, **values}
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, fastavro.parse_schema(json.loads(json.dumps(CONTACT_SCHEMA))), record)
+    return decode_change(schema, out.getvalue(), b"\x09")
+
+
+def test_a_created_contact_has_its_full_name_as_polling_reads_it():
+    name = {"Salutation": "Ms.", "FirstName": "Ada", "LastName": "Lovelace", "MiddleName": "Augusta",
+            "InformalName": None, "Suffix": None}
+    change = _contact(_header("CREATE"), Name=name, Office__c={"Latitude": 51.5, "Longitude": -0.12})
+    assert change.values["Name"] == "Ada Augusta Lovelace"  # the salutation is not part of Name
+    assert (change.values["FirstName"], change.values["LastName"], change.values["Salutation"]) == (
+        "Ada", "Lovelace", "Ms.")
+    assert change.values["Office__c"] == {"latitude": 51.5, "longitude": -0.12}
+    assert change.values["Office__Latitude__s"] == 51.5
+
+
+def test_an_update_of_part_of_a_name_names_the_compound_it_cannot_make_whole():
+    change = _contact(_header("UPDATE", changed=[_bitmap(1, 4), "1-0x04"]),
+                      Name={"LastName": "King"}, LastModifiedDate=COMMIT_MS)
+    assert change.values["LastName"] == "King" and "Name" not in change.values
+    assert change.partial_compounds == {"Name"}
+    plain = _contact(_header("UPDATE", changed=[_bitmap(2)]), Email="ada@example.com")
+    assert plain.partial_compounds == frozenset()
 
 
 def test_delete_and_gap_events_carry_ids_but_no_values():

@@ -38,7 +38,8 @@ def test_datetimes_format_as_soql_literals_with_milliseconds():
 
 def test_auto_conversion_follows_the_salesforce_type():
     assert convert_value("Amount", 10.1, resolve_conversion("auto", "currency")) == Decimal128(Decimal("10.1"))
-    assert convert_value("CloseDate", "2026-03-01", resolve_conversion("auto", "date")) == datetime(2026, 3, 1, tzinfo=UTC)
+    converted = convert_value("CloseDate", "2026-03-01", resolve_conversion("auto", "date"))
+    assert converted == datetime(2026, 3, 1, tzinfo=UTC)
     assert convert_value("NumberOfEmployees", 12.0, resolve_conversion("auto", "int")) == 12
     assert convert_value("Name", "Acme", resolve_conversion("auto", "string")) == "Acme"
     assert convert_value("IsActive", "true", "boolean") is True

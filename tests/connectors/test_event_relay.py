@@ -6,11 +6,12 @@ import threading
 import pytest
 from django.core.management import call_command
 
-from connectors import platform_events
-from connectors.models import EventRelay, SyncError
 from connectors.kafka.config import relay_topic
+from connectors.models import EventRelay, SyncError
+from connectors.operations import platform_events
 from connectors.workers.registry import build_workers
 from tests.connectors.helpers import step_until
+from tests.dashboard.roles import OPERATORS, user_with_role
 
 pytestmark = pytest.mark.django_db
 ORDER_ID = "801Hn0000000001AAA"
@@ -80,12 +81,10 @@ def test_a_message_that_is_not_a_relayed_event_is_parked(relay, relay_workers, m
 
 
 def test_relays_show_in_the_status_and_the_metrics(relay, relay_workers, mongo, client, unique):
-    from django.contrib.auth import get_user_model
-
     workers = relay_workers()
     platform_events.publish_order_update(relay.org, ORDER_ID, f"Packed {unique}")
     step_until(workers, lambda: stored(mongo, f"Packed {unique}"), message="the event in MongoDB")
-    client.force_login(get_user_model().objects.create_user("op", password="pw-op-12345", is_staff=True))
+    client.force_login(user_with_role("op", OPERATORS))
     in_mongo = mongo.order_updates.count_documents({})  # the channel's earlier events too: EARLIEST on first start
     [shown] = client.get("/api/v1/status").json()["relays"]
     assert (shown["channel"], shown["collection"], shown["events_stored"]) == ("/event/Order_Update__e",

@@ -5,25 +5,25 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
-from connectors import controls
 from connectors.kafka.config import KafkaSettings, salesforce_topic
 from connectors.kafka.consumer import BatchConsumer
 from connectors.kafka.producer import EventProducer
 from connectors.kafka.topics import ensure_topics
-from connectors.metrics import LagReader
 from connectors.models import CaptureCheckpoint, MetricSample, MongoCheckpoint, ObjectMapping, SyncJob
+from connectors.operations import controls
+from connectors.operations.metrics import LagReader
 from connectors.workers.job_runner import JobRunner
 from connectors.workers.metrics_sampler import MetricsSampler
 from connectors.workers.mongo_apply import MongoApply
 from connectors.workers.mongo_capture import MongoCapture
-from connectors.workers.sf_apply import SalesforceApply
 from connectors.workers.runner import WorkerRunner
+from connectors.workers.sf_apply import SalesforceApply
 from connectors.workers.sf_capture import SalesforceCapture
 from tests.connectors.helpers import step_until, wait_for
+from tests.dashboard.roles import OPERATORS, user_with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -121,7 +121,7 @@ def test_a_reconcile_started_from_the_console_runs_in_the_job_runner_to_done(sf,
     step_until(sync, lambda: synced(mongo, sf), message="backfill")
     mongo.accounts.update_one({}, {"$set": {"name": "Drifted behind the sync's back"}})
     staff = Client()
-    staff.force_login(get_user_model().objects.create_user("op", password="pw-op-12345", is_staff=True))
+    staff.force_login(user_with_role("op", OPERATORS))
 
     assert staff.post("/mappings/accounts/reconcile/").status_code == 302
     job = SyncJob.objects.get()
@@ -146,7 +146,7 @@ def test_a_backfill_job_captures_everything_again_with_progress(sf, mongo, make_
     count = len(sf.query_all("SELECT Id FROM Account")["records"])
 
     staff = Client()
-    staff.force_login(get_user_model().objects.create_user("op", password="pw-op-12345", is_staff=True))
+    staff.force_login(user_with_role("op", OPERATORS))
     staff.post("/mappings/accounts/backfill/")
     assert runner.step() is True  # the request is handed to the capture worker
 

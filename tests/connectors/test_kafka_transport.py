@@ -3,9 +3,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from confluent_kafka.admin import AdminClient
 
 from connectors.kafka.config import KafkaSettings
-from connectors.kafka.consumer import BatchConsumer
+from connectors.kafka.consumer import EPOCH_HEADER, BatchConsumer
+from connectors.kafka.loss import BrokerProbe, Expected, lost
 from connectors.kafka.producer import DeliveryFailed, EventProducer
 from connectors.kafka.topics import KafkaUnavailable, ensure_topics
 from devstack.health import free_port
@@ -71,3 +73,87 @@ def test_uncommitted_messages_are_delivered_again_and_committed_ones_are_not(kaf
     after_commit = consume_until(third, 1)
     assert [m.value() for m in after_commit] == [b"second"]
     third.close()
+
+
+def test_the_probe_finds_nothing_lost_in_a_topic_that_holds_what_was_acknowledged(kafka, unique):
+    topic = f"{unique}.events"
+    producer = EventProducer(kafka)
+    for i in range(20):  # batched: Tansu reports a batch's base offset + 1 as the high watermark
+        producer.send(topic, f"k{i}", b"v")
+    producer.confirm()
+    probe = BrokerProbe(kafka)
+    state = probe.state(topic)
+    floors = {p: low for (t, p), (low, _high) in producer.acked.items() if t == topic}
+    assert state.exists and set(state.high) == {0, 1}
+    assert lost(Expected(state.cluster_id, state.topic_id, floors, {p: 0 for p in floors}), state) is None
+    producer.close()
+
+
+def test_the_probe_tells_a_missing_or_recreated_topic_and_a_log_that_ends_too_early(kafka, unique):
+    topic = f"{unique}.events"
+    producer = EventProducer(kafka)
+    producer.send(topic, "k", b"v")
+    producer.confirm()
+    probe = BrokerProbe(kafka)
+    before = probe.state(topic)
+    admin = AdminClient(kafka.client_config())
+    for future in admin.delete_topics([topic]).values():
+        future.result(timeout=15)
+    expected = Expected(before.cluster_id, before.topic_id, floors={0: 0, 1: 0})
+    assert lost(expected, probe.state(topic)) == "the topic is missing"
+
+    ensure_topics(kafka, [topic])
+    recreated = probe.state(topic)
+    assert lost(expected, recreated) == f"the topic was created again (id {before.topic_id} -> {recreated.topic_id})"
+    assert lost(Expected(floors={1: 0}), recreated) == (
+        "partition 1 ends at offset 0, but offset 0 had been acknowledged")
+    producer.abandon()
+
+
+def test_a_consumer_sent_back_to_the_beginning_reads_every_message_again(kafka, unique):
+    topic = f"{unique}.events"
+    producer = EventProducer(kafka)
+    for i in range(6):
+        producer.send(topic, f"k{i}", b"v")
+    producer.confirm()
+    consumer = BatchConsumer(kafka, f"{unique}.group", [topic])
+    first = consume_until(consumer, 6)
+    consumer.commit(first)
+    consumer.seek_to_beginning({topic})
+    assert sorted(m.key() for m in consume_until(consumer, 6)) == sorted(m.key() for m in first)
+    consumer.close()
+
+
+def test_each_commit_reports_the_next_offsets_and_the_epoch_they_were_published_in(kafka, unique):
+    topic = f"{unique}.events"
+    producer = EventProducer(kafka)
+    producer.headers = [(EPOCH_HEADER, b"3")]
+    for i in range(4):
+        producer.send(topic, "same-key", b"v%d" % i)
+    producer.confirm()
+    consumer = BatchConsumer(kafka, f"{unique}.group", [topic])
+    reported: list = []
+    consumer.on_commit = reported.append
+    messages = consume_until(consumer, 4)
+    consumer.commit(messages)
+    [(partition, (low, high))] = [((p), span) for (t, p), span in producer.acked.items()]
+    assert reported == [{(topic, partition): (high + 1, 3)}]
+    consumer.close()
+
+
+def test_the_producer_notices_a_log_that_started_again(kafka, unique):
+    topic = f"{unique}.events"
+    producer = EventProducer(kafka)
+    for _ in range(5):
+        producer.send(topic, "one-partition", b"v")
+    producer.confirm()
+    assert producer.regressed == ""
+    admin = AdminClient(kafka.client_config())
+    for future in admin.delete_topics([topic]).values():
+        future.result(timeout=15)
+    ensure_topics(kafka, [topic])
+
+    producer.send(topic, "one-partition", b"after")
+    producer.confirm(timeout=30)
+    assert "acknowledged offset 0 after offset 4: the log started again" in producer.regressed
+    producer.close()

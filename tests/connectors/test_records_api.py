@@ -3,19 +3,19 @@ from __future__ import annotations
 
 import pytest
 from bson import ObjectId
-from django.contrib.auth import get_user_model
 
 from connectors.models import ObjectMapping
 from dashboard.models import ApiToken
 from tests.connectors.helpers import step_until
 from tests.connectors.test_two_way import backfilled
+from tests.dashboard.roles import OPERATORS, user_with_role
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def auth() -> dict[str, str]:
-    user = get_user_model().objects.create_user("robot", password="pw-robot-1", is_staff=True)
+    user = user_with_role("robot", OPERATORS)
     return {"HTTP_AUTHORIZATION": f"Bearer {ApiToken.issue(user, 'ci')[1]}"}
 
 
@@ -49,7 +49,8 @@ def test_list_filters_and_pages_on_mapped_fields(client, auth, sf, mongo, worker
 def test_the_record_schema_comes_from_the_field_mappings(client, auth, workers):
     schema = client.get("/api/v1/mappings/accounts/records/schema", **auth).json()
     mapping = ObjectMapping.objects.get(name="accounts")
-    assert set(schema["properties"]) == {f.mongo_field for f in mapping.fields.filter(enabled=True)} | {mapping.key_field}
+    mapped = {f.mongo_field for f in mapping.fields.filter(enabled=True)}
+    assert set(schema["properties"]) == mapped | {mapping.key_field}
     assert schema["properties"]["numberOfEmployees"]["type"] == "integer"
 
 
@@ -61,7 +62,8 @@ def test_a_record_created_through_the_api_reaches_salesforce_once(client, auth, 
     record_id = created.json()["_id"]
     step_until(all_workers, lambda: (mongo.accounts.find_one({"_id": ObjectId(record_id)}) or {}).get("sf_id"),
                message="the Salesforce Id written back")
-    found = sf.query_all(f"SELECT Id, Name, NumberOfEmployees FROM Account WHERE Mongo_Id__c = '{record_id}'")["records"]
+    soql = f"SELECT Id, Name, NumberOfEmployees FROM Account WHERE Mongo_Id__c = '{record_id}'"
+    found = sf.query_all(soql)["records"]
     assert [(r["Name"], r["NumberOfEmployees"]) for r in found] == [("Made By The API", 12)]
 
     updated = client.patch(f"/api/v1/mappings/accounts/records/{record_id}", {"numberOfEmployees": 13},

@@ -6,6 +6,7 @@ from datetime import datetime
 import pytest
 from bson.decimal128 import Decimal128
 from confluent_kafka import Consumer
+from django.db.models import Q
 
 from connectors.kafka.config import KafkaSettings, dead_letter_topic, salesforce_topic
 from connectors.kafka.producer import EventProducer
@@ -27,7 +28,8 @@ def test_backfill_copies_every_account_with_proper_types(sf, mongo, workers):
     expected = live_account_ids(sf)
     step_until(workers, lambda: synced_ids(mongo) == expected, message="every Account in MongoDB")
 
-    record = sf.query("SELECT Id, Name, AnnualRevenue, CreatedDate FROM Account WHERE AnnualRevenue != null LIMIT 1")["records"][0]
+    soql = "SELECT Id, Name, AnnualRevenue, CreatedDate FROM Account WHERE AnnualRevenue != null LIMIT 1"
+    record = sf.query(soql)["records"][0]
     document = mongo.accounts.find_one({"sf_id": record["Id"]})
     assert document["name"] == record["Name"]
     assert isinstance(document["annualRevenue"], Decimal128)
@@ -79,6 +81,10 @@ def test_a_malformed_message_is_dead_lettered_and_the_worker_goes_on(sf, mongo, 
         reader.close()
 
 
+def rereads_finished() -> bool:
+    return not CaptureCheckpoint.objects.filter(Q(backfill_requested=True) | ~Q(reread_reason="")).exists()
+
+
 def test_a_value_that_cannot_be_converted_parks_only_that_record(sf, mongo, make_workers):
     # Account names forced into a whole-number conversion: every record fails on Name alone.
     workers = make_workers(lambda mapping: mapping.fields.filter(sf_field="Name").update(conversion="integer"),
@@ -86,7 +92,12 @@ def test_a_value_that_cannot_be_converted_parks_only_that_record(sf, mongo, make
     created = sf.Account.create({"Name": "Not A Number"})["id"]
     step_until(workers, lambda: SyncError.objects.filter(stage="convert", record_key=created).exists(),
                message="a conversion error for the new record")
-    error = SyncError.objects.get(stage="convert", record_key=created)
+    # Read live and by a re-read alike (the initial load's, and one more to be sure), it is parked once.
+    step_until(workers, rereads_finished, message="the initial load")
+    CaptureCheckpoint.objects.update(backfill_requested=True)
+    parked = SyncError.objects.filter(stage="convert", record_key=created)
+    step_until(workers, lambda: sum(e.attempts for e in parked) >= 2, message="the record parked again")
+    error = parked.get()
     assert "field Name" in error.message and "'Not A Number'" in error.message
     assert created in error.payload, "the payload is kept for a retry"
     assert mongo.accounts.find_one({"sf_id": created}) is None

@@ -9,8 +9,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from connectors import describe_cache, schema_drift
 from connectors.engine.naming import suggest_mongo_name
+from connectors.mappings import describe_cache, schema_drift
 from connectors.models import ObjectMapping, SchemaDrift
 from connectors.workers.registry import build_workers
 from connectors.workers.schema_watch import SchemaWatch

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 
-from connectors import conflict_queue, timeline
 from connectors.models import ObjectMapping, RecordEvent
+from connectors.operations import conflict_queue, timeline
 from tests.connectors.helpers import step_until
 from tests.connectors.test_two_way import backfilled, open_manual_conflict
+from tests.dashboard.roles import OPERATORS, user_with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +19,7 @@ def outcomes(mapping: ObjectMapping, key: str) -> list[tuple[str, str]]:
 def test_a_salesforce_edit_then_its_write_back_echo_are_lines_with_kafka_positions(sf, mongo, all_workers):
     backfilled(sf, mongo, all_workers)
     mapping = ObjectMapping.objects.get(name="accounts")
-    document = mongo.accounts.find_one({"name": {"$exists": True}})
+    document = mongo.accounts.find_one({"name": {"$exists": True}}, sort=[("_sync.sf_modstamp", 1)])
     sf.Account.update(document["sf_id"], {"Name": "Timeline Edit"})
     step_until(all_workers, lambda: ("salesforce", "applied") in outcomes(mapping, document["sf_id"])[1:],
                message="the edit's timeline line")
@@ -51,7 +51,7 @@ def test_a_conflict_and_its_resolution_are_on_the_timeline(sf, mongo, make_worke
     assert ("salesforce", "conflict") in found or ("mongodb", "conflict") in found
     assert found[-1] == ("console", "resolved")
 
-    staff = get_user_model().objects.create_user("op", password="pw-op-12345", is_staff=True)
+    staff = user_with_role("op", OPERATORS)
     client.force_login(staff)
     page = client.get(f"/records/accounts/{document['sf_id']}/")
     assert page.status_code == 200
@@ -63,8 +63,8 @@ def test_a_conflict_and_its_resolution_are_on_the_timeline(sf, mongo, make_worke
 
 def test_a_rewound_batch_leaves_no_lines(sf, mongo, workers, monkeypatch):
     """A batch that fails is consumed again; its lines must not be written twice."""
-    capture, apply = workers
-    capture.step()
+    capture, _, apply = workers  # the initial load is a re-read: mongo-reread applies it
+    step_until([capture], lambda: capture._reread.published > 0, message="a chunk of the initial load read")
     calls = {"n": 0}
     real = apply._write
 
@@ -86,8 +86,26 @@ def test_a_rewound_batch_leaves_no_lines(sf, mongo, workers, monkeypatch):
 def test_a_long_cdc_version_keeps_its_time_and_a_broken_one_tells_nothing():
     from datetime import datetime, timezone
 
-    from connectors.metrics import source_time
+    from connectors.operations.metrics import source_time
 
     version = timeline.source_version_text({"replay_id": "ab" * 20, "system_modstamp": "2026-11-25T17:25:05.123Z"})
     assert source_time(version) == datetime(2026, 11, 25, 17, 25, 5, 123000, tzinfo=timezone.utc)
     assert source_time("system_modstamp=2026-11-25T17:25:05.") is None
+
+
+def test_lines_older_than_the_configured_retention_are_pruned_by_the_apply_workers(sf, mongo, sync_settings, workers):
+    """SYNC['TIMELINE_RETENTION_DAYS'] reaches the apply worker's timeline through WorkerConfig."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    apply = next(w for w in workers if w.name.startswith("mongo-apply"))
+    mapping = ObjectMapping.objects.get(name="accounts")
+    old, recent = (RecordEvent.objects.create(mapping=mapping, salesforce_id=f"001OLD{i}", outcome="applied",
+                                              source=RecordEvent.Source.SALESFORCE) for i in (1, 2))
+    RecordEvent.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
+    RecordEvent.objects.filter(pk=recent.pk).update(created_at=timezone.now() - timedelta(days=6))
+    assert apply.timeline._retention == timedelta(days=sync_settings["TIMELINE_RETENTION_DAYS"]) == timedelta(days=7)
+    apply.timeline.flush()  # the first flush of a worker prunes
+    assert list(RecordEvent.objects.filter(salesforce_id__startswith="001OLD").values_list("pk", flat=True)) \
+        == [recent.pk]

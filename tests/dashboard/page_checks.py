@@ -29,8 +29,8 @@ def sent_to_log_in(response: HttpResponse) -> bool:
 
 
 def refused(response: HttpResponse) -> bool:
-    """A logged-in user who is not staff is told the console is for staff (dashboard.access)."""
-    return response.status_code == 403 and "Staff only" in response.content.decode()
+    """A logged-in user without the role is told which one is missing (dashboard.access)."""
+    return response.status_code == 403 and "Not allowed" in response.content.decode()
 
 
 class _Messages(HTMLParser):

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 
 from connectors.models import Conflict, KafkaCluster, MongoTarget, ObjectMapping, SalesforceOrg, SyncError
 from dashboard.models import ApiToken
+from tests.dashboard.roles import OPERATORS, user_with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,7 @@ def mapping() -> ObjectMapping:
 
 @pytest.fixture
 def token() -> str:
-    user = get_user_model().objects.create_user("robot", password="pw-robot-1", is_staff=True)
+    user = user_with_role("robot", OPERATORS)
     return ApiToken.issue(user, "ci")[1]
 
 
@@ -34,9 +35,9 @@ def test_anonymous_callers_are_refused(client, path):
     assert client.get(path).status_code == 401
 
 
-def test_a_token_of_a_user_who_is_not_staff_is_refused(client):
+def test_a_token_of_a_user_who_is_not_staff_is_forbidden(client):
     user = get_user_model().objects.create_user("viewer", password="pw-viewer-1")
-    assert client.get("/api/v1/status", **bearer(ApiToken.issue(user, "x")[1])).status_code == 401
+    assert client.get("/api/v1/status", **bearer(ApiToken.issue(user, "x")[1])).status_code == 403
 
 
 def test_a_wrong_token_is_refused(client, token):
@@ -76,8 +77,8 @@ def test_errors_can_be_listed_and_discarded_and_one_without_a_topic_is_not_retri
 
 
 def test_the_openapi_docs_are_for_staff_only(client, token):
-    assert client.get("/api/v1/docs").status_code == 302
-    staff = get_user_model().objects.create_user("op", password="pw-op-12345", is_staff=True)
+    assert client.get("/api/v1/docs")["Location"].startswith("/accounts/login/?next=")
+    staff = user_with_role("op", OPERATORS)
     client.force_login(staff)
     assert client.get("/api/v1/docs").status_code == 200
     assert "/api/v1/conflicts/{conflict_id}/resolve" in client.get("/api/v1/openapi.json").json()["paths"]

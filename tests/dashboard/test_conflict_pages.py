@@ -8,12 +8,17 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from connectors.conflict_queue import ResolutionError, policy_side
 from connectors.models import Conflict, FieldMapping, ObjectMapping
+from connectors.operations.conflict_queue import ResolutionError, policy_side
 from tests.connectors.helpers import step_until
 from tests.connectors.test_two_way import backfilled, edit_both_sides, salesforce_account
 from tests.dashboard.page_checks import (
-    make_mapping, post_forms_without_csrf, refused, sent_to_log_in, shown, unlabelled_controls,
+    make_mapping,
+    post_forms_without_csrf,
+    refused,
+    sent_to_log_in,
+    shown,
+    unlabelled_controls,
 )
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +47,7 @@ def test_anonymous_visitors_are_sent_to_log_in_and_non_staff_refused(client, pat
     assert refused(client.get(url))
 
 
-def test_a_non_staff_user_cannot_resolve(client, viewer):
+def test_a_user_without_a_role_cannot_resolve(client, no_role):
     conflict = a_conflict(make_mapping())
     assert refused(client.post(f"/conflicts/{conflict.pk}/", {"choice-Name": "salesforce"}))
     assert refused(client.post("/conflicts/resolve/", {"ids": [conflict.pk], "policy": "salesforce_wins"}))
@@ -136,15 +141,18 @@ def test_a_post_without_the_csrf_token_is_refused(staff):
 
 def test_newest_wins_takes_the_later_change_and_refuses_when_no_time_is_known():
     mapping = make_mapping()
-    later_in_mongodb = a_conflict(mapping, salesforce_changed_at=T0, mongo_changed_at=T0 + timedelta(seconds=1))
-    later_in_salesforce = a_conflict(mapping, salesforce_changed_at=T0 + timedelta(seconds=1), mongo_changed_at=T0)
-    only_salesforce_known = a_conflict(mapping, salesforce_changed_at=T0)
+    # One open conflict per record (the database refuses a second): each on its own record.
+    later_in_mongodb = a_conflict(mapping, "001000000000001AAA", salesforce_changed_at=T0,
+                                  mongo_changed_at=T0 + timedelta(seconds=1))
+    later_in_salesforce = a_conflict(mapping, "001000000000002AAA", salesforce_changed_at=T0 + timedelta(seconds=1),
+                                     mongo_changed_at=T0)
+    only_salesforce_known = a_conflict(mapping, "001000000000003AAA", salesforce_changed_at=T0)
     assert policy_side(later_in_mongodb, "newest_wins") == "mongodb"
     assert policy_side(later_in_salesforce, "newest_wins") == "salesforce"
     assert policy_side(only_salesforce_known, "newest_wins") == "salesforce"
     assert policy_side(later_in_salesforce, "mongodb_wins") == "mongodb"
     with pytest.raises(ResolutionError, match="neither change time"):
-        policy_side(a_conflict(mapping), "newest_wins")
+        policy_side(a_conflict(mapping, "001000000000004AAA"), "newest_wins")
     with pytest.raises(ResolutionError, match="unknown policy"):
         policy_side(later_in_mongodb, "loudest_wins")
 

@@ -30,10 +30,10 @@ def test_the_console_sends_anonymous_visitors_to_its_own_log_in_page(client):
     assert response["Location"] == "/accounts/login/?next=/errors/%3Fstatus%3Dall"
 
 
-def test_a_user_who_is_not_staff_is_refused_with_a_reason(client):
+def test_a_user_without_a_role_is_refused_with_a_reason(client):
     client.force_login(get_user_model().objects.create_user("viewer", password="pw-viewer-1"))
     response = client.get("/")
-    assert response.status_code == 403 and "not a staff account" in response.content.decode()
+    assert response.status_code == 403 and "has no console role" in response.content.decode()
 
 
 def test_staff_see_each_mapping_with_its_state(client, staff, org):

@@ -16,7 +16,12 @@ from tests.connectors.helpers import step_until
 from tests.connectors.test_kafka_transport import consume_until
 from tests.connectors.test_two_way import backfilled, salesforce_account
 from tests.dashboard.page_checks import (
-    make_mapping, post_forms_without_csrf, refused, sent_to_log_in, shown, unlabelled_controls,
+    make_mapping,
+    post_forms_without_csrf,
+    refused,
+    sent_to_log_in,
+    shown,
+    unlabelled_controls,
 )
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +51,7 @@ def test_anonymous_visitors_are_sent_to_log_in_and_non_staff_refused(client, pat
     assert refused(client.get(url))
 
 
-def test_a_non_staff_user_can_neither_retry_nor_discard(client, viewer):
+def test_a_user_without_a_role_can_neither_retry_nor_discard(client, no_role):
     error = an_error(make_mapping())
     assert refused(client.post(f"/errors/{error.pk}/discard/"))
     assert refused(client.post(f"/errors/{error.pk}/retry/"))

@@ -8,6 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.models import CaptureCheckpoint, MetricSample, ObjectMapping, SyncError
 from dashboard.models import ApiToken
+from tests.dashboard.roles import OPERATORS, user_with_role
 from tests.dashboard.test_overview_live import all_workers_beating, make_mapping
 
 pytestmark = pytest.mark.django_db
@@ -20,16 +21,16 @@ def values(body: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def token_for(staff: bool) -> dict[str, str]:
-    user = get_user_model().objects.create_user(f"robot{staff}", password="pw-robot-1", is_staff=staff)
+    user = user_with_role(f"robot{staff}", OPERATORS if staff else None)
     return {"HTTP_AUTHORIZATION": f"Bearer {ApiToken.issue(user, 'prometheus')[1]}"}
 
 
 def test_metrics_are_refused_to_anonymous_callers_non_staff_and_wrong_tokens(client):
     assert client.get("/metrics").status_code == 401
-    assert client.get("/metrics", **token_for(staff=False)).status_code == 401
+    assert client.get("/metrics", **token_for(staff=False)).status_code == 403
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer not-a-token").status_code == 401
     client.force_login(get_user_model().objects.create_user("viewer", password="pw-viewer-1"))
-    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics").status_code == 403
 
 
 def test_metrics_show_the_console_figures_per_mapping(client):
@@ -60,5 +61,5 @@ def test_metrics_show_the_console_figures_per_mapping(client):
 
 
 def test_a_staff_session_may_read_the_metrics(client):
-    client.force_login(get_user_model().objects.create_user("op", password="pw-op-12345", is_staff=True))
+    client.force_login(user_with_role("op", OPERATORS))
     assert client.get("/metrics").status_code == 200

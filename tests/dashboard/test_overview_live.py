@@ -31,6 +31,7 @@ from connectors.models import (
 from dashboard.models import ApiToken
 from dashboard.status import mapping_rows
 from syncsite.asgi import application
+from tests.dashboard.roles import OPERATORS, user_with_role
 from tests.dashboard.test_websocket import session_cookie
 
 SF_ID = "001000000000001AAA"
@@ -56,7 +57,7 @@ def all_workers_beating(counters: dict | None = None) -> None:
 
 @pytest.fixture
 def staff(client):
-    user = get_user_model().objects.create_user("operator", password="pw-operator-1", is_staff=True)
+    user = user_with_role("operator", OPERATORS)
     client.force_login(user)
     return user
 
@@ -81,7 +82,7 @@ def test_the_overview_shows_every_figure_of_a_mapping(client, staff):
 
     page = client.get("/").content.decode()
     card = page[page.index('id="mapping-accounts"'):page.index('id="chart-throughput"')]
-    for expected in ("Both ways", "running", "1700000000.7", "2.5", "0.4", "17", "3", "2.5 s", "0.0 s",
+    for expected in ("Both ways", "running", "2023-11-14 22:13:20 UTC", "2.5", "0.4", "17", "3", "2.5 s", "0.0 s",
                      "1234 / 15000", "150", 'href="/errors/?mapping=accounts">1<',
                      'href="/conflicts/?mapping=accounts">1<', 'aria-valuenow="40"', "40 / 100", "comparing"):
         assert expected in card, expected
@@ -148,7 +149,7 @@ def test_resume_and_jobs_from_the_console_with_a_refusal_said_plainly(client, st
 def test_the_rest_api_pauses_resumes_and_starts_jobs(client):
     make_mapping()
     make_mapping("contacts", direction="mongo_to_sf")
-    user = get_user_model().objects.create_user("robot", password="pw-robot-1", is_staff=True)
+    user = user_with_role("robot", OPERATORS)
     auth = {"HTTP_AUTHORIZATION": f"Bearer {ApiToken.issue(user, 'ci')[1]}"}
     assert client.post("/api/v1/mappings/accounts/pause").status_code == 401
     paused = client.post("/api/v1/mappings/accounts/pause", **auth).json()

@@ -33,10 +33,11 @@ def test_anonymous_visitors_go_to_the_console_login_and_come_back(client: Client
     assert response["Location"] == "/accounts/login/?next=/conflicts/%3Fstatus%3Dall"
 
 
-def test_a_user_who_is_not_staff_is_told_why(client, viewer):  # type: ignore[no-untyped-def]
+def test_a_user_without_a_role_is_told_why(client, no_role):  # type: ignore[no-untyped-def]
     response = client.get("/")
     assert refused(response)
-    assert "signed in as <strong>viewer</strong>, which is not a staff account" in response.content.decode()
+    refusal = "signed in as <strong>norole</strong>:\n  user &#x27;norole&#x27; has no console role"
+    assert refusal in response.content.decode()
     assert refused(client.post("/mappings/accounts/pause/"))
 
 

@@ -10,7 +10,6 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from connectors.models import KafkaCluster, MongoTarget, ObjectMapping, SalesforceOrg
@@ -18,6 +17,7 @@ from dashboard import consumers
 from dashboard.consumers import read_status
 from dashboard.status_feed import Status, StatusFeed
 from syncsite.asgi import application
+from tests.dashboard.roles import OPERATORS, user_with_role
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.anyio]
 
@@ -28,7 +28,7 @@ def anyio_backend() -> str:
 
 
 def session_cookie(staff: bool) -> bytes:
-    user = get_user_model().objects.create_user(f"u{staff}", password="pw-socket-1", is_staff=staff)
+    user = user_with_role(f"u{staff}", OPERATORS if staff else None)
     client = Client()
     client.force_login(user)
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()

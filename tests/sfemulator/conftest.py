@@ -1,9 +1,12 @@
 """Fixtures: a real emulator over HTTPS on a free port, plus ready-made clients."""
 from __future__ import annotations
 
+import io
+import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 # This folder has no __init__.py (a package named after it would shadow the real
 # ``sfemulator``), so make the shared helper module and the repo root importable.
@@ -19,6 +22,11 @@ from sfemu_support import API_VERSION, CREDS, SEEDED_ACCOUNTS, https_session, oa
 
 from sfemulator.control import EmulatorControl
 from sfemulator.server import EmulatorServer
+
+if TYPE_CHECKING:
+    from pubsub_support import Subscription
+
+    from pubsub_api import pubsub_api_pb2 as pb2
 
 
 @pytest.fixture(scope="session")
@@ -88,3 +96,38 @@ def pubsub_auth(emulator: EmulatorServer, token: str) -> tuple[tuple[str, str], 
     from sfemu_support import pubsub_metadata
 
     return pubsub_metadata(emulator, token)
+
+
+@pytest.fixture
+def subscribe(pubsub_stub, pubsub_auth) -> Iterator[Callable[..., Subscription]]:
+    """``subscribe(topic, preset=…, replay_id=…)`` opens a Subscribe stream, closed after the test."""
+    from pubsub_support import Subscription
+
+    subs: list[Subscription] = []
+
+    def open_(topic: str, **kw) -> Subscription:
+        subs.append(Subscription(pubsub_stub, pubsub_auth, topic, **kw))
+        return subs[-1]
+
+    yield open_
+    for s in subs:
+        s.close()
+
+
+@pytest.fixture
+def decoder(pubsub_stub, pubsub_auth) -> Callable[[pb2.ConsumerEvent], tuple[dict, dict]]:
+    """ConsumerEvent -> (decoded payload, Avro schema dict), fetching schemas with GetSchema."""
+    from fastavro import parse_schema, schemaless_reader
+
+    from pubsub_api import pubsub_api_pb2 as pb2
+
+    cache: dict[str, dict] = {}
+
+    def decode(ev: pb2.ConsumerEvent) -> tuple[dict, dict]:
+        sid = ev.event.schema_id
+        if sid not in cache:
+            cache[sid] = json.loads(pubsub_stub.GetSchema(pb2.SchemaRequest(schema_id=sid),
+                                                          metadata=pubsub_auth).schema_json)
+        return schemaless_reader(io.BytesIO(ev.event.payload), parse_schema(cache[sid]), None), cache[sid]
+
+    return decode

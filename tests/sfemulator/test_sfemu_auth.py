@@ -101,12 +101,34 @@ def test_sessions_expire_after_the_configured_ttl(tmp_path):
         wait_for(lambda: status() == 401, timeout=5, interval=0.05)
 
 
-def test_versions_list_needs_no_auth_and_covers_50_to_62(emulator, http):
+def test_versions_list_needs_no_auth_and_covers_31_to_the_current_release(emulator, http):
     r = http.get(f"{emulator.url}/services/data/")
     assert r.status_code == 200
     versions = [v["version"] for v in r.json()]
-    assert versions[0] == "50.0" and versions[-1] == "62.0"
-    assert r.json()[-1] == {"label": "Winter '25", "url": "/services/data/v62.0", "version": "62.0"}
+    assert versions == [f"{v}.0" for v in range(31, 69)]
+    by_version = {v["version"]: v for v in r.json()}
+    assert by_version["31.0"]["label"] == "Summer '14"
+    assert by_version["62.0"] == {"label": "Winter '25", "url": "/services/data/v62.0", "version": "62.0"}
+    assert by_version["68.0"] == {"label": "Winter '27", "url": "/services/data/v68.0", "version": "68.0"}
+
+
+@pytest.mark.parametrize("version", ["31.0", "51.0", "63.0", "66.0", "68.0"])
+def test_every_listed_version_answers_alike(api, emulator, http, token, version):
+    base = f"{emulator.url}/services/data/v{version}"
+    headers = {"Authorization": f"Bearer {token}"}
+    r = http.get(f"{base}/query", params={"q": "SELECT Id, Name FROM Account ORDER BY Id LIMIT 1"}, headers=headers)
+    assert r.status_code == 200
+    record = r.json()["records"][0]
+    assert record["attributes"]["url"] == f"/services/data/v{version}/sobjects/Account/{record['Id']}"
+    assert record == {**api("GET", "/query", params={"q": "SELECT Id, Name FROM Account ORDER BY Id LIMIT 1"})
+                      .json()["records"][0], "attributes": record["attributes"]}
+    assert http.get(f"{base}/sobjects/Account/describe", headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("version", ["30.0", "69.0"])
+def test_versions_outside_the_range_are_not_found(emulator, http, token, version):
+    r = http.get(f"{emulator.url}/services/data/v{version}/limits", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 404 and r.json()[0]["errorCode"] == "NOT_FOUND"
 
 
 def test_authenticated_responses_carry_api_usage_and_limits_count_it(api):
@@ -116,9 +138,3 @@ def test_authenticated_responses_carry_api_usage_and_limits_count_it(api):
     assert second.json()["DailyApiRequests"]["Max"] == 15000
     assert second.json()["DailyApiRequests"]["Remaining"] <= 15000 - used - 1
     assert second.headers["Sforce-Limit-Info"].endswith("/15000")
-
-
-def test_unsupported_api_version_is_not_found(emulator, http, token):
-    r = http.get(f"{emulator.url}/services/data/v40.0/sobjects", headers={"Authorization": f"Bearer {token}"})
-    assert r.status_code == 404
-    assert r.json()[0]["errorCode"] == "NOT_FOUND"

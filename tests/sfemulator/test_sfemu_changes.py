@@ -67,7 +67,8 @@ def test_client_column_stays_hidden_from_describe_and_soql(sf, api):
 def test_get_deleted_reports_a_deleted_record_with_its_deleted_date(sf, fine_replication):
     acc = sf.Account.create({"Name": "To Delete"})["id"]
     sf.Account.delete(acc)
-    stamp = sf.query_all(f"SELECT SystemModstamp FROM Account WHERE Id = '{acc}'", include_deleted=True)["records"][0]["SystemModstamp"]
+    soql = f"SELECT SystemModstamp FROM Account WHERE Id = '{acc}'"
+    stamp = sf.query_all(soql, include_deleted=True)["records"][0]["SystemModstamp"]
     assert _deleted_ids(sf)[acc] == stamp
     body = sf.Account.deleted(*_window())
     assert set(body) == {"deletedRecords", "earliestDateAvailable", "latestDateCovered"}
@@ -93,7 +94,8 @@ def test_purging_a_live_record_deletes_it_in_one_step(sf, ctl, fine_replication)
 def test_undelete_restores_the_record_bumps_its_modstamp_and_logs_undelete(sf, ctl, fine_replication):
     acc = sf.Account.create({"Name": "Comeback"})["id"]
     sf.Account.delete(acc)
-    deleted_stamp = sf.query_all(f"SELECT SystemModstamp FROM Account WHERE Id = '{acc}'", include_deleted=True)["records"][0]
+    soql = f"SELECT SystemModstamp FROM Account WHERE Id = '{acc}'"
+    deleted_stamp = sf.query_all(soql, include_deleted=True)["records"][0]
     ctl.undelete("Account", acc, client="admin-console")
     restored = sf.Account.get(acc)
     assert restored["IsDeleted"] is False and restored["Name"] == "Comeback"
@@ -112,14 +114,34 @@ def test_undelete_of_a_live_record_is_refused(sf, ctl):
     assert exc.value.response.json()[0]["errorCode"] == "UNDELETE_FAILED"
 
 
-def test_get_updated_lists_changed_records_and_a_whole_minute_latest_date_by_default(sf):
+def test_get_updated_with_end_ahead_covers_the_current_minute_up_to_now(sf):
     acc = sf.Account.create({"Name": "Recently Updated"})["id"]
     stamp = sf.Account.get(acc)["SystemModstamp"]
     now = datetime.now(UTC)
-    body = sf.Account.updated(now - timedelta(minutes=3), now + timedelta(minutes=3))
+    body = sf.Account.updated(now - timedelta(minutes=3), now + timedelta(minutes=1))
     assert set(body) == {"ids", "latestDateCovered"}
-    assert body["latestDateCovered"].endswith(":00.000+0000")
-    assert (acc in body["ids"]) == (body["latestDateCovered"] > stamp)  # only whole minutes are covered
+    assert acc in body["ids"] and body["latestDateCovered"] > stamp
+    assert body["latestDateCovered"] <= datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.999+0000")
+
+
+def test_get_deleted_with_end_ahead_reports_a_delete_made_seconds_ago(sf):
+    acc = sf.Account.create({"Name": "Just Deleted"})["id"]
+    sf.Account.delete(acc)
+    now = datetime.now(UTC)
+    body = sf.Account.deleted(now - timedelta(minutes=3), now + timedelta(minutes=1))
+    assert acc in {d["id"] for d in body["deletedRecords"]}
+
+
+def test_replication_ignores_the_seconds_of_start_and_end(sf):
+    """As documented: 12:35:15 counts as 12:35:00, so a past end covers up to its whole minute."""
+    acc = sf.Account.create({"Name": "Seconds Ignored"})["id"]
+    stamp = datetime.strptime(sf.Account.get(acc)["SystemModstamp"], "%Y-%m-%dT%H:%M:%S.%f%z")
+    minute = stamp.replace(second=0, microsecond=0)
+    body = sf.Account.updated(minute - timedelta(minutes=2), minute + timedelta(seconds=59))
+    assert body["latestDateCovered"] == minute.strftime("%Y-%m-%dT%H:%M:00.000+0000")
+    assert acc not in body["ids"]  # stamped after 12:35:00, the truncated end
+    later = sf.Account.updated(minute + timedelta(seconds=59), minute + timedelta(minutes=1, seconds=59))
+    assert acc in later["ids"]
 
 
 def test_get_updated_sees_a_fresh_change_once_its_minute_is_covered(sf, fine_replication):

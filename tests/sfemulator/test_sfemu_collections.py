@@ -86,7 +86,8 @@ def test_collection_update_with_all_or_none_rolls_back_and_keeps_known_ids(sf):
         _account(id=a, Name="AON Upd A2"), _account(id=b, Name=None)]})
     assert results[0] == {"id": a, "success": False, "errors": [
         {"statusCode": ROLLED_BACK, "fields": [],
-         "message": "Record rolled back because not all records were valid and the request was using AllOrNone header"}]}
+         "message": "Record rolled back because not all records were valid "
+                    "and the request was using AllOrNone header"}]}
     assert _codes(results[1]) == ["REQUIRED_FIELD_MISSING"]
     assert sf.Account.get(a)["Name"] == "AON Upd A"
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from sfemu_support import CREDS, connect, https_session, oauth_login
 
 from sfemulator import churn
+from sfemulator.control import EmulatorControl
 from sfemulator.schema import OBJECTS
 from sfemulator.seed import seed_org
 from sfemulator.server import EmulatorServer
@@ -62,6 +63,21 @@ def test_churn_runs_for_two_seconds_and_changes_records(tmp_path):
         changed += sf.query_all("SELECT Id FROM Account WHERE SystemModstamp > 2026-01-01T00:00:00Z",
                                 include_deleted=True)["totalSize"]
         assert changed - before >= len(stats.touched["Account"]) + len(stats.touched["Contact"]) > 0
+
+
+def test_churn_as_ui_users_edits_all_four_objects_and_counts_no_api_call_for_its_edits(tmp_path):
+    """The demo's churn runs all day: its edits are a user's (change events, no DailyApiRequests);
+    only its start (the four queries that find records to edit) is API usage."""
+    with EmulatorServer(tmp_path, port=0, seed=100, creds=CREDS) as server:
+        control = EmulatorControl(server.url, server.ca_path, oauth_login(server, https_session(server.ca_path))
+                                  ["access_token"])
+        before = control.usage()["used"]
+        stats = churn.run(server.url, str(server.ca_path), rate=40, duration=2, creds=CREDS, out=None, seed=3)
+        assert stats.ops >= 60 and stats.errors == 0
+        assert all(stats.touched[name] for name in churn.OBJECTS), stats.touched
+        assert control.usage()["used"] - before == len(churn.OBJECTS)
+        edited = {change["object"] for change in control.changes()}
+        assert set(churn.OBJECTS) <= edited
 
 
 def _cli(*args: str, **kw) -> subprocess.Popen:

@@ -162,7 +162,8 @@ def test_bad_queries_return_salesforce_errors(api, soql, code, fragment):
 
 def test_malformed_query_message_points_at_the_token(api):
     r = api("GET", "/query", params={"q": "SELECT Id FORM Account"})
-    assert r.json()[0]["message"] == "\nSELECT Id FORM Account\n          ^\nERROR at Row:1:Column:11\nunexpected token: FORM"
+    assert r.json()[0]["message"] == (
+        "\nSELECT Id FORM Account\n          ^\nERROR at Row:1:Column:11\nunexpected token: FORM")
 
 
 def test_unknown_query_locator_is_invalid_query_locator(api):

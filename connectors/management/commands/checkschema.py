@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from connectors import schema_drift
+from connectors.mappings import schema_drift
 from connectors.models import ObjectMapping
 
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from connectors import conflict_queue
 from connectors.management.queue_commands import chosen, write_list
 from connectors.models import Conflict
+from connectors.operations import conflict_queue
 
 
 class Command(BaseCommand):

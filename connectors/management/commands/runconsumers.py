@@ -1,15 +1,17 @@
-"""python manage.py runconsumers [--only KIND ...] [--mapping NAME ...]"""
+"""python manage.py runconsumers [--only KIND[,KIND...] ...] [--mapping NAME ...]"""
 from __future__ import annotations
 
+import argparse
 import logging
 import signal
 import threading
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
 from tqdm import tqdm
 
-from connectors.workers.registry import WORKER_KINDS, build_workers
+from connectors.version import product_version
+from connectors.workers.registry import WORKER_KINDS, WORKER_TABLE, build_workers
 from connectors.workers.runner import EXPLAINED_FAILURES, WorkerRunner
 
 log = logging.getLogger("runconsumers")
@@ -34,11 +36,44 @@ class BackfillBars:
                 bar.close()
 
 
+def worker_kinds(value: str) -> list[str]:
+    """`--only sf-capture,mongo-apply`: a comma list of worker kinds, each checked."""
+    kinds = [kind.strip() for kind in value.split(",") if kind.strip()]
+    unknown = [kind for kind in kinds if kind not in WORKER_KINDS]
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(f"unknown worker kind {', '.join(unknown) or repr(value)}; "
+                                         f"the kinds are {', '.join(WORKER_KINDS)}")
+    return kinds
+
+
+def selected_kinds(only: list[list[str]] | None) -> set[str]:
+    """The kinds named by every --only (each a comma list); all of them when there is none."""
+    return {kind for listed in only or [list(WORKER_KINDS)] for kind in listed}
+
+
+def kinds_help() -> str:
+    return "worker kinds (--only):\n" + "\n".join(
+        f"  {kind.name:<15}{kind.help}\n  {'':<15}needs {kind.needs}" for kind in WORKER_TABLE)
+
+
+class _HelpFormatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Django's order of options, and the kinds' table below them kept as written."""
+
+
 class Command(BaseCommand):
-    help = "Run the sync workers (Salesforce capture, MongoDB apply) until SIGTERM/SIGINT."
+    help = "Run the sync workers until SIGTERM/SIGINT: every kind, or those named by --only."
+
+    def get_version(self) -> str:
+        """`--version` names the product's version, not Django's (BaseCommand's default)."""
+        return product_version()
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> Any:
+        return super().create_parser(prog_name, subcommand, epilog=kinds_help(), formatter_class=_HelpFormatter,
+                                     **kwargs)
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--only", action="append", choices=WORKER_KINDS, help="Run only these worker kinds.")
+        parser.add_argument("--only", action="append", type=worker_kinds, metavar="KIND[,KIND...]",
+                            help="Run only these worker kinds (repeat the option or give a comma list; see below).")
         parser.add_argument("--mapping", action="append", help="Run only these mappings (by name).")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -52,7 +87,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
-        kinds = set(options["only"] or WORKER_KINDS)
+        kinds = selected_kinds(options["only"])
         try:
             workers = build_workers(kinds, stop, progress=BackfillBars(), mapping_names=set(options["mapping"] or []))
         except EXPLAINED_FAILURES as exc:

@@ -7,9 +7,12 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.text import slugify
 
-from connectors.mapping_builder import create_mapping_from_describe
-from connectors.cdc_support import publishes_change_events
+from connectors.mappings.cdc_support import publishes_change_events
+from connectors.mappings.mapping_builder import create_mapping_from_describe
+from connectors.mappings.mongo_schema import indexed_fields
 from connectors.models import EventRelay, KafkaCluster, MongoTarget, ObjectMapping, SalesforceOrg
+from connectors.mongo.client import MongoUnavailable, connect
+from connectors.mongo.setup import DuplicateKeys, ensure_collection
 from connectors.salesforce.auth import SalesforceLoginError
 from connectors.wiring import salesforce_client
 
@@ -92,6 +95,24 @@ class Command(BaseCommand):
             )
             self.stdout.write(f"mapping {mapping.name}: {sf_object} -> {collection} "
                               f"({mapping.fields.count()} fields, capture by {mapping.capture_mode})")
+            self.stdout.write(f"  {prepare_collection(mapping)}")
+
+
+def prepare_collection(mapping: ObjectMapping) -> str:
+    """Create a mapping's collection and indexes (the unique index on its Salesforce Id key field
+    included); one line saying what was done, or which documents stand in the way."""
+    try:
+        client = connect(mapping.mongo.uri)
+    except MongoUnavailable as exc:
+        return f"{exc}; the workers create the collection and its indexes when they start"
+    try:
+        ensure_collection(client[mapping.mongo.database], mapping.collection, indexed_fields(mapping),
+                          key_field=mapping.key_field)
+    except DuplicateKeys as exc:
+        return f"NOT unique: {exc}"
+    finally:
+        client.close()
+    return f"{mapping.mongo.database}.{mapping.collection}: unique index on {mapping.key_field}"
 
 
 def ensure_relay(channel: str, org: SalesforceOrg, kafka: KafkaCluster, mongo: MongoTarget) -> EventRelay:

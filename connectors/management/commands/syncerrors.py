@@ -5,9 +5,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from connectors import error_queue
 from connectors.management.queue_commands import chosen, write_list
 from connectors.models import SyncError
+from connectors.operations import error_queue
 
 
 class Command(BaseCommand):

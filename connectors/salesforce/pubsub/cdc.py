@@ -6,7 +6,11 @@ bitmaps over the event schema's field positions: `0x...` for top-level fields
 the compound (record-typed) field at top-level position N. An UPDATE carries
 values only for the fields it changed; everything else is null in the payload
 and must be left alone, which is why a change lists its values explicitly and
-leaves untouched fields out.
+leaves untouched fields out. Compound fields (a person's `Name`, addresses,
+geolocations) arrive as nested records: a full image gives both their components
+under their REST names (`BillingCity`, `FirstName`) and the whole value as REST
+gives it (`Name` as the full name, `BillingAddress` as an object); an update gives
+only the components it changed.
 """
 from __future__ import annotations
 
@@ -117,6 +121,9 @@ class RecordChange:
     header: ChangeEventHeader
     values: dict[str, Any]
     replay_id: str  # hex
+    #: Compound fields (a person's Name, an address) an UPDATE changed: it carries only the
+    #: changed components, so the compound's whole value is not known from the event.
+    partial_compounds: frozenset[str] = frozenset()
 
     @property
     def change_type(self) -> str:
@@ -150,7 +157,36 @@ def client_of(change_origin: str) -> str | None:
     return None
 
 
+#: A person's name compound (Contact, Lead): the full `Name` REST gives, in this order.
+PERSON_NAME = "Name"
+_FULL_NAME_PARTS = ("FirstName", "MiddleName", "LastName", "Suffix")
+#: Components of an address or geolocation that the REST compound value does not show.
+_NOT_IN_REST = frozenset({"Xyz"})
+
+
+def compound_rest_value(name: str, components: dict[str, Any]) -> Any:
+    """A whole compound as Salesforce's REST API gives it: a person's `Name` as the full name
+    (first, middle, last, suffix; the salutation is not part of it), an address or geolocation
+    as an object with lower-camel keys (`street`, `city`, ..., `latitude`), None when empty."""
+    if name == PERSON_NAME:
+        return " ".join(str(components[p]) for p in _FULL_NAME_PARTS if components.get(p)) or None
+    value = {child[:1].lower() + child[1:]: child_value for child, child_value in components.items()
+             if child not in _NOT_IN_REST}
+    return value if any(v is not None for v in value.values()) else None
+
+
 def _flatten(name: str, value: Any, out: dict[str, Any]) -> None:
+    """A full image's field: a compound as its components by their REST names, and whole."""
+    if isinstance(value, dict):
+        for child, child_value in value.items():
+            out[flat_field_name(name, child)] = child_value
+        out[name] = compound_rest_value(name, value)
+    else:
+        out[name] = value
+
+
+def _flatten_part(name: str, value: Any, out: dict[str, Any]) -> None:
+    """An update's field: a compound's components only (the event does not hold the whole)."""
     if isinstance(value, dict):
         for child, child_value in value.items():
             out[flat_field_name(name, child)] = child_value
@@ -173,9 +209,9 @@ def _touched_values(payload: dict[str, Any], names: Iterable[str], compounds: di
             out[flat_field_name(parent, child)] = None if value_of_nulled else nested.get(child)
         elif name in compounds:
             nested = payload.get(name) or {}
-            _flatten(name, {c: None if value_of_nulled else nested.get(c) for c in compounds[name]}, out)
+            _flatten_part(name, {c: None if value_of_nulled else nested.get(c) for c in compounds[name]}, out)
         else:
-            _flatten(name, None if value_of_nulled else payload.get(name), out)
+            _flatten_part(name, None if value_of_nulled else payload.get(name), out)
     return out
 
 
@@ -196,6 +232,9 @@ def decode_change(schema: EventSchema, payload: bytes, replay_id: bytes) -> Reco
         compounds = schema.compound_fields
         values = _touched_values(data, header.changed_fields, compounds, value_of_nulled=False)
         values.update(_touched_values(data, header.nulled_fields, compounds, value_of_nulled=True))
+        touched = (name.partition(".")[0] for name in (*header.changed_fields, *header.nulled_fields))
+        partial = frozenset(name for name in touched if name in compounds and name != HEADER)
+        return RecordChange(header=header, values=values, replay_id=replay_id.hex(), partial_compounds=partial)
     return RecordChange(header=header, values=values, replay_id=replay_id.hex())
 
 

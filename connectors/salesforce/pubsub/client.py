@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 import grpc
-from pubsub_api import pubsub_api_pb2 as pb2
-from pubsub_api import pubsub_api_pb2_grpc as pb2_grpc
 
 from connectors.salesforce.pubsub.avro import EventSchema
+from pubsub_api import pubsub_api_pb2 as pb2
+from pubsub_api import pubsub_api_pb2_grpc as pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,18 @@ def translate(exc: grpc.RpcError, endpoint: str, topic: str = "") -> PubSubError
     return PubSubError(f"pubsub: {endpoint} failed{on} ({said})")
 
 
-def _channel(endpoint: str, ca_bundle: str) -> grpc.Channel:
+#: HTTP/2 keepalive pings notice a dead peer (a half-open TCP connection after a NAT or load
+#: balancer dropped it) on an idle stream. A gRPC server refuses pings that come more often than
+#: its minimum interval (5 minutes by default; Salesforce documents no other) with GOAWAY
+#: "too_many_pings", which ends the stream: so ping less often than that, with a minute to spare
+#: (a ping at exactly the minimum is refused: tests/connectors/test_pubsub_keepalive.py). The
+#: server's own empty FetchResponse within 270 s of idleness keeps the stream busy in between.
+KEEPALIVE_TIME_MS = 360_000
+#: How long a ping may go unanswered before the connection is taken for dead.
+KEEPALIVE_TIMEOUT_MS = 20_000
+
+
+def _channel(endpoint: str, ca_bundle: str, keepalive_ms: int) -> grpc.Channel:
     roots = None
     if ca_bundle:
         try:
@@ -111,8 +122,10 @@ def _channel(endpoint: str, ca_bundle: str) -> grpc.Channel:
                 roots = handle.read()
         except OSError as exc:
             raise PubSubError(f"pubsub: cannot read the CA bundle {ca_bundle} ({exc.strerror})") from None
-    # Keepalives notice a dead peer; the server sends an empty batch at least every 270 s anyway.
-    options = [("grpc.keepalive_time_ms", 60_000), ("grpc.keepalive_timeout_ms", 20_000)]
+    options = [("grpc.keepalive_time_ms", keepalive_ms), ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
+               # Keep pinging through a long idle stream (the default stops after two pings
+               # without data), and only while a call is open, as a server expects.
+               ("grpc.http2.max_pings_without_data", 0), ("grpc.keepalive_permit_without_calls", 0)]
     return grpc.secure_channel(endpoint, grpc.ssl_channel_credentials(root_certificates=roots), options=options)
 
 
@@ -129,12 +142,12 @@ class PubSubClient:
     and again (once) after the session is refused, so it should log in again when asked."""
 
     def __init__(self, endpoint: str, auth: Callable[[bool], PubSubAuth], ca_bundle: str = "",
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, keepalive_ms: int = KEEPALIVE_TIME_MS) -> None:
         self.endpoint = endpoint
         self._auth_source = auth
         self._auth: PubSubAuth | None = None
         self._timeout = timeout
-        self._channel = _channel(endpoint, ca_bundle)
+        self._channel = _channel(endpoint, ca_bundle, keepalive_ms)
         self._stub = pb2_grpc.PubSubStub(self._channel)
         self._schemas: dict[str, EventSchema] = {}
         self._lock = threading.Lock()

@@ -16,6 +16,8 @@ def pubsub_auth(client: SalesforceClient) -> Callable[[bool], PubSubAuth]:
 
     def read(sf: Salesforce) -> PubSubAuth:
         resources = sf.restful("")
+        if not resources:
+            raise RuntimeError("salesforce: the API's resource list came back empty")
         return PubSubAuth(access_token=sf.session_id, instance_url=f"https://{sf.sf_instance}",
                           tenant_id=org_id_from_identity_url(resources["identity"]))
 

@@ -4,7 +4,10 @@
 (function () {
   "use strict";
 
-  const HOUR_MS = 60 * 60 * 1000;
+  const RANGE_LABELS = { "15m": "15 min", "1h": "1 h", "24h": "24 h" };
+  const RANGE_MS = { "15m": 15 * 60 * 1000, "1h": 60 * 60 * 1000, "24h": 24 * 60 * 60 * 1000 };
+  // The sampler's interval: a span drawn in wider buckets is fetched again, not extended live.
+  const SAMPLE_MS = 10 * 1000;
   const DIRECTIONS = { sf_to_mongo: "Salesforce → MongoDB", mongo_to_sf: "MongoDB → Salesforce" };
   const STATE_BADGE = { failing: "badge-failing", paused: "badge-paused", running: "badge-ok", idle: "badge-warning" };
   const live = document.getElementById("live");
@@ -13,10 +16,31 @@
   const SOURCE_LABELS = labelsNode ? JSON.parse(labelsNode.textContent) : {};
 
   const text = (value) => (value === null || value === undefined || value === "" ? "—" : String(value));
-  // 24-hour times, like the server-rendered page.
-  const TIME = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
-  const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString([], TIME) : "—");
+  // UTC on a 24-hour clock, like the server-rendered page.
+  const utcFormat = (options) => new Intl.DateTimeFormat("en-GB", { timeZone: "UTC", hourCycle: "h23", ...options });
+  const TIME = utcFormat({ hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  const HOUR_MINUTE = utcFormat({ hour: "2-digit", minute: "2-digit" });
+  const clock = (iso) => (iso ? TIME.format(new Date(iso)) : "—");
   const stamp = (iso) => (iso ? new Date(iso).toISOString().replace("T", " ").slice(0, 19) : "—");
+  // "12 s ago", "5 min ago", "3 h ago", "2 d ago": the largest whole unit, as the server says it.
+  function ago(iso) {
+    const seconds = Math.floor((Date.now() - Date.parse(iso)) / 1000);
+    if (seconds < 1) return "just now";
+    for (const [unit, size] of [["d", 86400], ["h", 3600], ["min", 60]]) {
+      if (seconds >= 2 * size || (unit === "min" && seconds >= size)) return `${Math.floor(seconds / size)} ${unit} ago`;
+    }
+    return `${seconds} s ago`;
+  }
+  // A checkpoint's moment: "2026-11-30 19:03:28 UTC (12 s ago)", as dashboard/_moment.html.
+  function moment(iso) {
+    if (!iso) return [document.createTextNode("—")];
+    return [el("time", `${stamp(iso)} UTC`, { datetime: iso }), document.createTextNode(" "), el("span", `(${ago(iso)})`, { class: "ago" })];
+  }
+  function refreshAgo() {
+    for (const node of document.querySelectorAll("time[datetime] + .ago")) {
+      node.textContent = `(${ago(node.previousElementSibling.getAttribute("datetime"))})`;
+    }
+  }
   function el(tag, content, attrs) {
     const node = document.createElement(tag);
     if (content !== undefined) node.textContent = content;
@@ -27,7 +51,6 @@
   // -- mappings -----------------------------------------------------------------------------
   function figure(m, name) {
     switch (name) {
-      case "checkpoint_modstamp": return stamp(m.checkpoint_modstamp);
       case "sf_to_mongo_behind_seconds": case "mongo_to_sf_behind_seconds":
         return m[name] === null || m[name] === undefined ? "—" : `${m[name].toFixed(1)} s`;
       case "api_usage": return m.api_limit ? `${m.api_used} / ${m.api_limit}` : "—";
@@ -59,6 +82,7 @@
       if (node.closest(".jobs")) continue;
       const name = node.dataset.field;
       if (name === "drift") node.hidden = !m.open_drift;
+      else if (node.dataset.format === "moment") node.replaceChildren(...moment(m[name]));
       else node.textContent = figure(m, name);
     }
     const badge = card.querySelector('[data-field="state"]');
@@ -93,8 +117,12 @@
     }
     body.replaceChildren(...workers.map((w) => {
       const row = el("tr");
-      row.append(el("td", w.name), el("td", `${w.host} / ${w.pid}`), el("td", w.state),
-        el("td", Object.entries(w.counters).map(([k, v]) => `${k}: ${v}`).join(", ")), el("td", w.last_error));
+      const counters = el("td");
+      (w.labelled_counters || []).forEach((c, i) => {
+        if (i) counters.append(", ");
+        counters.append(el("span", c.label, { title: c.name }), `: ${c.value}`);
+      });
+      row.append(el("td", w.name), el("td", `${w.host} / ${w.pid}`), el("td", w.state), counters, el("td", w.last_error));
       return row;
     }));
   }
@@ -134,10 +162,10 @@
         interaction: { mode: "nearest", intersect: false },
         elements: { point: { radius: 0 }, line: { borderWidth: 2, tension: 0.2 } },
         scales: {
-          x: { type: "linear", ticks: { maxTicksLimit: 7, callback: (v) => new Date(v).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) } },
+          x: { type: "linear", ticks: { maxTicksLimit: 7, callback: (v) => HOUR_MINUTE.format(new Date(v)) } },
           y: { beginAtZero: true, title: { display: true, text: unit } },
         },
-        plugins: { tooltip: { callbacks: { title: (items) => items.length ? new Date(items[0].parsed.x).toLocaleTimeString() : "" } } },
+        plugins: { tooltip: { callbacks: { title: (items) => items.length ? `${stamp(new Date(items[0].parsed.x).toISOString())} UTC` : "" } } },
       },
     });
   }
@@ -151,6 +179,11 @@
     }
     return set;
   }
+
+  const chartsNode = document.getElementById("charts");
+  let range = chartsNode ? chartsNode.dataset.range : "1h";
+  let bucketMs = chartsNode ? Number(chartsNode.dataset.bucketSeconds) * 1000 : SAMPLE_MS;
+  let refetch = null;
 
   function addSamples(samples) {
     if (!charts.throughput && !charts.lag) return;
@@ -166,7 +199,7 @@
         if (charts.lag && lag !== null) dataset(charts.lag, `${s.mapping} ${label}`).data.push({ x: t, y: lag });
       }
     }
-    const horizon = Date.now() - HOUR_MS;
+    const horizon = Date.now() - RANGE_MS[range];
     for (const chart of Object.values(charts)) {
       if (!chart) continue;
       for (const set of chart.data.datasets) set.data = set.data.filter((p) => p.x >= horizon);
@@ -184,14 +217,38 @@
     addSamples(samples);
   }
 
+  // The range control: links that work without this script (?range=), here fetched in place.
+  async function showRange(name) {
+    const response = await fetch(`/charts/data?range=${encodeURIComponent(name)}`, { headers: { Accept: "application/json" } });
+    if (!response.ok) return;
+    const data = await response.json();
+    range = data.range;
+    chartsNode.dataset.range = range;
+    for (const link of document.querySelectorAll(".chart-ranges a")) {
+      if (link.dataset.range === range) link.setAttribute("aria-current", "true");
+      else link.removeAttribute("aria-current");
+    }
+    const label = document.querySelector('[data-field="chart-range"]');
+    if (label) label.textContent = RANGE_LABELS[range];
+    bucketMs = data.bucket_seconds * 1000;
+    window.history.replaceState(null, "", `?range=${range}${location.hash}`);
+    resetCharts(data.samples);
+    // Points wider than a sample are re-read, so that each stays one bucket of the server's.
+    clearTimeout(refetch);
+    if (!liveSamples()) refetch = setTimeout(() => showRange(range), bucketMs);
+  }
+
+  const liveSamples = () => bucketMs <= SAMPLE_MS;
+
   // -- the socket ---------------------------------------------------------------------------
   function render(status) {
     for (const m of status.mappings) renderMapping(m);
     renderActivity(status.activity);
     renderWorkers(status.workers);
     renderRelays(status.relays);
-    addSamples(status.samples);
-    live.textContent = "Live · updated " + new Date().toLocaleTimeString([], TIME);
+    if (liveSamples()) addSamples(status.samples);
+    refreshAgo();
+    live.textContent = `Live · updated ${TIME.format(new Date())} UTC`;
   }
 
   function connect() {
@@ -199,7 +256,10 @@
     socket.onmessage = (event) => {
       const data = JSON.parse(event.data);
       if (data.type === "status") render(data.status);
-      else if (data.type === "history") resetCharts(data.samples);
+      else if (data.type === "history") {
+        if (range === "1h") resetCharts(data.samples);  // the socket sends the default span
+        else showRange(range);
+      }
     };
     socket.onclose = () => { live.textContent = "Live updates paused; reconnecting…"; setTimeout(connect, 3000); };
   }
@@ -209,6 +269,11 @@
     charts.lag = makeChart("chart-lag", "messages");
     const history = document.getElementById("metrics-history");
     resetCharts(history ? JSON.parse(history.textContent) : []);
+    for (const link of document.querySelectorAll(".chart-ranges a")) {
+      link.addEventListener("click", (event) => { event.preventDefault(); showRange(link.dataset.range); });
+    }
+    if (!liveSamples()) refetch = setTimeout(() => showRange(range), bucketMs);
+    setInterval(refreshAgo, 1000);
     connect();
   }
 

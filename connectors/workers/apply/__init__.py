@@ -1,0 +1,1 @@
+"""The apply side of the sync: Kafka batches applied to MongoDB or Salesforce, then committed."""

@@ -1,0 +1,8 @@
+"""sf-apply's own steps, in the order a batch of one mapping goes through them:
+
+    documents.ReadDocuments -> gate.ConflictGate -> plan.PlanWrites -> disputes.HoldDisputed
+    -> write.WriteToSalesforce -> sync_state.WriteBackSyncState
+
+and `api_limit.ApiLimitPause`, which holds every partition while the org's API usage is at its
+limit. The commit comes after them all (`connectors.workers.apply.commit`).
+"""

@@ -1,0 +1,29 @@
+"""The live poll's watermark: pure rules, no services."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from connectors.engine.window import PollWindow
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def test_a_stamp_newer_than_the_polls_start_does_not_move_the_watermark_past_it():
+    """A later page can show a record edited during the poll: its stamp must not carry the
+    watermark past edits made meanwhile to records on pages already read."""
+    window = PollWindow(T0, "", timedelta(seconds=5))
+    window.begin(T0 + timedelta(seconds=10))
+    window.mark_emitted("001A", T0 + timedelta(seconds=3))
+    assert window.modstamp == T0 + timedelta(seconds=3)
+    window.mark_emitted("001B", T0 + timedelta(seconds=30))  # edited after the poll began
+    assert window.modstamp == T0 + timedelta(seconds=10)
+    assert window.since() == T0 + timedelta(seconds=5)  # the next poll reads from before the ceiling
+
+
+def test_the_version_read_past_the_ceiling_is_not_published_twice():
+    window = PollWindow(T0, "", timedelta(seconds=5))
+    window.begin(T0 + timedelta(seconds=10))
+    window.mark_emitted("001B", T0 + timedelta(seconds=30))
+    window.prune()
+    assert not window.is_new("001B", T0 + timedelta(seconds=30))
+    assert window.is_new("001B", T0 + timedelta(seconds=31))
