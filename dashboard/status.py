@@ -18,11 +18,11 @@ from connectors.models import (
     EventRelay,
     MetricSample,
     ObjectMapping,
-    RecordEvent,
     SyncError,
     SyncJob,
     WorkerStatus,
 )
+from connectors.operations import timeline
 from connectors.operations.metrics import (
     DIRECTIONS,
     HEARTBEAT_STALE_SECONDS,
@@ -169,8 +169,8 @@ def live_workers() -> list[WorkerOut]:
 
 
 def activity(limit: int = ACTIVITY_ROWS) -> list[ActivityOut]:
-    """The newest timeline lines of every mapping, newest first."""
-    lines = RecordEvent.objects.select_related("mapping").order_by("-id")[:limit]
+    """The newest timeline lines of live changes of every mapping, newest first."""
+    lines = timeline.live_lines().select_related("mapping")[:limit]
     out = []
     for line in lines:
         key = line.salesforce_id or line.mongo_id

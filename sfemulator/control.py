@@ -96,7 +96,8 @@ class EmulatorControl:
         return self._call("POST", "/reset-usage")
 
     def settings(self, **values: Any) -> dict:
-        """Read, or with keyword arguments update, emulator settings (replication_granularity_ms)."""
+        """Read, or with keyword arguments update, emulator settings (replication_granularity_ms,
+        modstamp_granularity_ms)."""
         if values:
             return self._call("POST", "/settings", json=values)
         return self._call("GET", "/settings")

@@ -73,10 +73,14 @@ class ModstampClock:
     def __init__(self, floor_ms: int = 0) -> None:
         self._last = floor_ms
         self._lock = threading.Lock()
+        #: Stamps are cut to this many milliseconds: 1000 makes every write of one second share a
+        #: stamp, as a sync reading a real org must expect (Salesforce compares them to the second).
+        self.granularity_ms = 1
 
     def now_ms(self) -> int:
         with self._lock:
-            self._last = max(self._last, int(time.time() * 1000))
+            now = int(time.time() * 1000)
+            self._last = max(self._last, now - now % self.granularity_ms)
             return self._last
 
     def now(self) -> str:

@@ -16,6 +16,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from connectors import events
+from connectors.kafka.config import REREAD_SUFFIX
 from connectors.models import ObjectMapping, RecordEvent
 
 Outcome = RecordEvent.Outcome
@@ -118,6 +119,15 @@ def prune(older_than: timedelta) -> int:
     """Drop lines older than the retention."""
     deleted, _ = RecordEvent.objects.filter(created_at__lt=timezone.now() - older_than).delete()
     return deleted
+
+
+def live_lines() -> QuerySet[RecordEvent]:
+    """The lines of live changes, newest first: what the console's activity feed shows.
+
+    A re-read's rows (initial load, backfill, CDC fallback) come on the re-read topic. They stay on
+    each record's timeline, but thousands of them would push every live change out of a feed of
+    the newest lines within one refresh; the job's progress tells how a re-read is going."""
+    return RecordEvent.objects.exclude(topic__endswith=REREAD_SUFFIX).order_by("-id")
 
 
 def record_key_filter(key: str) -> Q:

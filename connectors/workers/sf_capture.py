@@ -5,8 +5,9 @@ import logging
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Iterator
 
+import orjson
 from django.db.models import F
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
@@ -182,19 +183,20 @@ class SalesforceCapture:
 
     def _publish(self, page: QueryPage) -> None:
         started = time.monotonic()
-        sent: list[tuple[str, Any]] = []
+        sent: list[tuple[str, datetime, int]] = []
         for record in page.records:
             modstamp = parse_sf_datetime(record["SystemModstamp"])
-            if not self._window.is_new(record["Id"], modstamp):
+            content = hash(orjson.dumps(record))
+            if not self._window.is_new(record["Id"], modstamp, content):
                 continue
             envelope = record_envelope(self.mapping, self._fields, record)
             self._producer.send(self.topic, envelope.key, events.encode(envelope))
-            sent.append((record["Id"], modstamp))
+            sent.append((record["Id"], modstamp, content))
         if sent:
             # The checkpoint moves only once Kafka has acknowledged the whole page.
             self._producer.confirm()
-            for record_id, modstamp in sent:
-                self._window.mark_emitted(record_id, modstamp)
+            for record_id, modstamp, content in sent:
+                self._window.mark_emitted(record_id, modstamp, content)
             CaptureCheckpoint.objects.filter(pk=self._checkpoint_id).update(
                 modstamp=self._window.modstamp,
                 record_id=self._window.record_id,

@@ -125,11 +125,19 @@ def _changes(org: Org, request: Request, body: Any, caller: Caller) -> Any:
 
 def _settings(org: Org, request: Request, body: Any, caller: Caller) -> Any:
     if request.method == "POST":
-        value = (body or {}).get("replication_granularity_ms") if isinstance(body, dict) else None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ApiError(400, "INVALID_INPUT", "replication_granularity_ms must be a positive integer")
-        org.settings.replication_granularity_ms = value
-    return {"replication_granularity_ms": org.settings.replication_granularity_ms}
+        values = body if isinstance(body, dict) else {}
+        unknown = set(values) - {"replication_granularity_ms", "modstamp_granularity_ms"}
+        if not values or unknown:
+            raise ApiError(400, "INVALID_INPUT", "settings are replication_granularity_ms and modstamp_granularity_ms")
+        for name, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ApiError(400, "INVALID_INPUT", f"{name} must be a positive integer")
+        if "replication_granularity_ms" in values:
+            org.settings.replication_granularity_ms = values["replication_granularity_ms"]
+        if "modstamp_granularity_ms" in values:
+            org.store.clock.granularity_ms = values["modstamp_granularity_ms"]
+    return {"replication_granularity_ms": org.settings.replication_granularity_ms,
+            "modstamp_granularity_ms": org.store.clock.granularity_ms}
 
 
 def _schema_field(org: Org, request: Request, body: Any, caller: Caller) -> Any:

@@ -13,9 +13,9 @@ def test_a_stamp_newer_than_the_polls_start_does_not_move_the_watermark_past_it(
     watermark past edits made meanwhile to records on pages already read."""
     window = PollWindow(T0, "", timedelta(seconds=5))
     window.begin(T0 + timedelta(seconds=10))
-    window.mark_emitted("001A", T0 + timedelta(seconds=3))
+    window.mark_emitted("001A", T0 + timedelta(seconds=3), 1)
     assert window.modstamp == T0 + timedelta(seconds=3)
-    window.mark_emitted("001B", T0 + timedelta(seconds=30))  # edited after the poll began
+    window.mark_emitted("001B", T0 + timedelta(seconds=30), 1)  # edited after the poll began
     assert window.modstamp == T0 + timedelta(seconds=10)
     assert window.since() == T0 + timedelta(seconds=5)  # the next poll reads from before the ceiling
 
@@ -23,7 +23,18 @@ def test_a_stamp_newer_than_the_polls_start_does_not_move_the_watermark_past_it(
 def test_the_version_read_past_the_ceiling_is_not_published_twice():
     window = PollWindow(T0, "", timedelta(seconds=5))
     window.begin(T0 + timedelta(seconds=10))
-    window.mark_emitted("001B", T0 + timedelta(seconds=30))
+    window.mark_emitted("001B", T0 + timedelta(seconds=30), 1)
     window.prune()
-    assert not window.is_new("001B", T0 + timedelta(seconds=30))
-    assert window.is_new("001B", T0 + timedelta(seconds=31))
+    assert not window.is_new("001B", T0 + timedelta(seconds=30), 1)
+    assert window.is_new("001B", T0 + timedelta(seconds=31), 1)
+
+
+def test_a_second_edit_with_the_same_stamp_is_new():
+    """Salesforce compares SystemModstamps to the second: an edit in the same second as the
+    version already emitted may carry its stamp; what it holds tells them apart."""
+    window = PollWindow(T0, "", timedelta(seconds=5))
+    window.begin(T0 + timedelta(seconds=10))
+    stamp = T0 + timedelta(seconds=3)
+    window.mark_emitted("001A", stamp, hash(b'{"Id": "001A", "Name": "first"}'))
+    assert not window.is_new("001A", stamp, hash(b'{"Id": "001A", "Name": "first"}'))
+    assert window.is_new("001A", stamp, hash(b'{"Id": "001A", "Name": "second"}'))

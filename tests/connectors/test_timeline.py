@@ -7,7 +7,7 @@ from connectors.models import ObjectMapping, RecordEvent
 from connectors.operations import conflict_queue, timeline
 from tests.connectors.helpers import step_until
 from tests.connectors.test_two_way import backfilled, open_manual_conflict
-from tests.dashboard.roles import OPERATORS, user_with_role
+from tests.dashboard.roles import OPERATORS, VIEWERS, user_with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -109,3 +109,22 @@ def test_lines_older_than_the_configured_retention_are_pruned_by_the_apply_worke
     apply.timeline.flush()  # the first flush of a worker prunes
     assert list(RecordEvent.objects.filter(salesforce_id__startswith="001OLD").values_list("pk", flat=True)) \
         == [recent.pk]
+
+
+def test_the_activity_feed_shows_live_changes_and_leaves_a_re_reads_rows_to_the_timeline(sf, mongo, workers, client):
+    """A backfill's thousands of lines used to push a live edit out of the feed's newest lines
+    before a console saw it; they stay on each record's timeline."""
+    backfilled(sf, mongo, workers)  # the initial load: a re-read, applied by mongo-reread
+    mapping = ObjectMapping.objects.get(name="accounts")
+    record = min(r["Id"] for r in sf.query_all("SELECT Id FROM Account")["records"])
+    sf.Account.update(record, {"Name": "Live In The Feed"})
+    step_until(workers, lambda: ("salesforce", "applied") in outcomes(mapping, record)[1:], message="the edit's line")
+
+    loaded, edited = timeline.timeline(mapping, record)
+    assert loaded.topic.endswith(".reread") and not edited.topic.endswith(".reread")
+    client.force_login(user_with_role("viewer", VIEWERS))
+    feed = client.get("/api/v1/status").json()["activity"]
+    assert (feed[0]["id"], feed[0]["record_key"]) == (edited.pk, record)
+    reread_lines = set(RecordEvent.objects.filter(topic__endswith=".reread").values_list("pk", flat=True))
+    assert len(reread_lines) >= 10  # every record of the org was loaded
+    assert not reread_lines & {line["id"] for line in feed}
