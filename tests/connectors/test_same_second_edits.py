@@ -33,8 +33,8 @@ def test_a_second_edit_in_the_same_second_as_the_version_read_reaches_mongodb(sf
         wait_for(lambda: time.time() % 1 < 0.2, timeout=2, interval=0.01, message="the start of a second")
         record_id = sf.Account.create({"Name": "Same Second 1"})["id"]
         created = stamp(sf, record_id)
-        step_until([capture, apply], lambda: mongo.accounts.find_one({"_id": record_id}) is not None, timeout=10,
-                   message="the create polled and applied")
+        step_until([capture, apply], lambda rid=record_id: mongo.accounts.find_one({"_id": rid}) is not None,
+                   timeout=10, message="the create polled and applied")
         sf.Account.update(record_id, {"Name": "Same Second 2"})
         if stamp(sf, record_id) == created:
             break  # the edit carries the stamp of the version already read
