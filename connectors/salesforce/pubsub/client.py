@@ -4,8 +4,8 @@ Every RPC carries the `accesstoken`, `instanceurl` and `tenantid` metadata of a
 logged-in Salesforce session. A subscription pulls: it asks for `batch_size`
 events and tops the request up once half of them have been handed out, so a slow
 consumer is never flooded (at most `batch_size` are on their way or waiting) and a
-fast one never waits a round trip for the next request. A stream that breaks for a transient reason is opened again, with
-backoff, after the last event handed out. Errors that retrying cannot fix
+fast one never waits a round trip for the next request. A stream that breaks for a
+transient reason is opened again, with backoff, after the last event handed out. Errors that retrying cannot fix
 (refused session, unknown topic, a replay id Salesforce no longer holds) are
 raised as one-line exceptions naming what to check.
 """
