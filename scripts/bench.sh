@@ -6,6 +6,9 @@ source scripts/venv.sh
 "$VENV/bin/python" bench/backfill.py --accounts "${BENCH_ACCOUNTS:-100000}"
 "$VENV/bin/python" bench/latency.py --rate 50 --seconds "${BENCH_LATENCY_SECONDS:-60}"
 "$VENV/bin/python" bench/latency.py --rate 50 --seconds "${BENCH_LATENCY_SECONDS:-60}" --capture cdc
+# CDC at issue 12's rates; 1,000 edits/s as sObject Collections updates of 200 (see the script's --help).
+"$VENV/bin/python" bench/latency.py --rate 100 --seconds "${BENCH_LATENCY_SECONDS:-60}" --capture cdc
+"$VENV/bin/python" bench/latency.py --rate 1000 --seconds 30 --capture cdc --edits-per-call 200 --accounts 5000
 "$VENV/bin/python" bench/writeback.py --records 10000 --soak-minutes "${BENCH_SOAK_MINUTES:-10}"
 # The same write-back with a real org's pace: ~300 ms per 200-record call (the emulator answers in ms).
 "$VENV/bin/python" bench/writeback.py --records 10000 --soak-minutes 0 --salesforce-latency-ms 300

@@ -16,10 +16,17 @@ EPOCH_HEADER = "sync-epoch"
 #: Called after each commit with (topic, partition) -> (next offset, epoch of the last message).
 CommitListener = Callable[[dict[tuple[str, int], tuple[int, int]]], None]
 
+#: How long the broker may hold a fetch that found nothing new. A Kafka broker answers a waiting
+#: fetch as soon as data arrives, but Tansu (the embedded broker) answers only when the wait is
+#: over: with librdkafka's default of 500 ms, a message produced to an idle partition reached the
+#: consumer ~0.1 s later at the median and ~0.25 s at worst; with 20 ms, 4 ms and 38 ms. An idle
+#: consumer then sends up to ~50 fetches a second per broker (docs/benchmarks.md, 2026-12-01).
+FETCH_WAIT_MS = 20
+
 
 class BatchConsumer:
     def __init__(self, settings: KafkaSettings, group_id: str, topics: list[str]) -> None:
-        self._config = settings.consumer_config(group_id)
+        self._config = {**settings.consumer_config(group_id), "fetch.wait.max.ms": FETCH_WAIT_MS}
         self._consumer = Consumer(self._config)
         self.topics = list(topics)
         self._held: set[tuple[str, int]] = set()
@@ -46,8 +53,18 @@ class BatchConsumer:
         self._held = {(tp.topic, tp.partition) for tp in hold}
 
     def poll_batch(self, max_messages: int, timeout: float) -> list[Message]:
-        """Up to `max_messages` data messages; an empty list when idle. Transport errors are logged."""
-        messages = self._consumer.consume(max_messages, timeout)
+        """Up to `max_messages` data messages; an empty list when idle. Transport errors are logged.
+
+        Returns as soon as anything is there: what the client has already fetched (up to
+        `max_messages`), without waiting for more; only when nothing is there does it wait, up to
+        `timeout`, for the first message. (`consume(n, timeout)` alone waits until it has `n` or
+        the timeout passed: a fixed delay on every batch of a live stream.) Under load batches stay
+        large, since whatever arrived while the previous batch was applied is taken at once."""
+        messages = self._consumer.consume(max_messages, 0)
+        if not messages and timeout > 0:
+            first = self._consumer.poll(timeout)
+            if first is not None:
+                messages = [first, *(self._consumer.consume(max_messages - 1, 0) if max_messages > 1 else [])]
         data = []
         for message in messages:
             error = message.error()

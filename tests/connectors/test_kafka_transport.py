@@ -75,6 +75,34 @@ def test_uncommitted_messages_are_delivered_again_and_committed_ones_are_not(kaf
     third.close()
 
 
+def test_a_batch_is_handed_out_as_soon_as_a_message_is_there_not_when_the_wait_is_over(kafka, unique):
+    topic, group = f"{unique}.events", f"{unique}.group"
+    consumer = BatchConsumer(kafka, group, [topic])
+    producer = EventProducer(kafka)
+    producer.send(topic, "k0", b"warm-up")  # the group is joined and the partitions assigned
+    producer.confirm()
+    assert len(consume_until(consumer, 1)) == 1
+
+    producer.send(topic, "k1", b"live")
+    producer.confirm()
+    started = time.monotonic()
+    batch = consumer.poll_batch(1000, timeout=10)
+    waited = time.monotonic() - started
+    # Not the 10 s a batch of 1000 would take to fill (nor a fetch's long wait at the broker).
+    assert [m.value() for m in batch] == [b"live"] and waited < 2.0, waited
+
+    for i in range(20):
+        producer.send(topic, f"k{i}", b"queued")
+    producer.confirm()
+    received = consume_until(consumer, 20)  # whatever was fetched comes in few batches, none lost
+    assert len(received) == 20
+    started = time.monotonic()
+    assert consumer.poll_batch(1000, timeout=0.3) == []  # idle: waits the timeout, then nothing
+    assert time.monotonic() - started >= 0.25
+    producer.close()
+    consumer.close()
+
+
 def test_the_probe_finds_nothing_lost_in_a_topic_that_holds_what_was_acknowledged(kafka, unique):
     topic = f"{unique}.events"
     producer = EventProducer(kafka)

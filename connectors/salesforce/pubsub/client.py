@@ -2,9 +2,10 @@
 
 Every RPC carries the `accesstoken`, `instanceurl` and `tenantid` metadata of a
 logged-in Salesforce session. A subscription pulls: it asks for `batch_size`
-events and asks again once they have all arrived, so a slow consumer is never
-flooded. A stream that breaks for a transient reason is opened again, with
-backoff, after the last event handed out. Errors that retrying cannot fix
+events and tops the request up once half of them have been handed out, so a slow
+consumer is never flooded (at most `batch_size` are on their way or waiting) and a
+fast one never waits a round trip for the next request. A stream that breaks for a
+transient reason is opened again, with backoff, after the last event handed out. Errors that retrying cannot fix
 (refused session, unknown topic, a replay id Salesforce no longer holds) are
 raised as one-line exceptions naming what to check.
 """
@@ -131,7 +132,8 @@ def _channel(endpoint: str, ca_bundle: str, keepalive_ms: int) -> grpc.Channel:
 
 @dataclass
 class FetchedBatch:
-    """One FetchResponse: its events (ConsumerEvent) and the stream position after them (hex)."""
+    """The FetchResponses delivered so far, as one: their events (ConsumerEvent) and the stream
+    position after them (hex)."""
 
     events: list[Any]
     latest_replay_id: str
@@ -215,6 +217,8 @@ class _Stream:
     responses: queue.Queue[Any] = field(default_factory=queue.Queue)
     closed: bool = False
     reader: threading.Thread | None = None
+    #: An error met while gathering a batch, raised by the next poll.
+    held: Any = None
 
 
 class Subscription:
@@ -263,36 +267,56 @@ class Subscription:
             stream.responses.put(exc)
 
     def poll(self, timeout: float) -> FetchedBatch | None:
-        """The next batch (possibly empty: a keepalive), or None if nothing came within `timeout`.
+        """Every batch delivered so far, as one (possibly empty: a keepalive), or None if nothing
+        came within `timeout`. Returns as soon as one batch is there.
 
         Raises ReplayIdInvalid, UnknownTopic, PubSubAuthError at once; PubSubUnavailable only
         after reopening the stream kept failing for `retry_for_seconds`."""
-        try:
-            item = self._stream.responses.get(timeout=timeout)
-        except queue.Empty:
-            return None
+        stream = self._stream
+        item, stream.held = stream.held, None
+        if item is None:
+            try:
+                item = stream.responses.get(timeout=timeout)
+            except queue.Empty:
+                return None
         if not isinstance(item, (grpc.RpcError, PubSubError)):
-            return self._handed_out(item)
+            # One FetchResponse may hold a single event: handing out each alone would make the
+            # caller pay its per-batch cost (Kafka confirm, checkpoint) per event under load.
+            responses = [item]
+            while True:
+                try:
+                    item = stream.responses.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(item, (grpc.RpcError, PubSubError)):
+                    stream.held = item  # after the events before it
+                    break
+                responses.append(item)
+            return self._handed_out(responses)
         error = item if isinstance(item, PubSubError) else translate(item, self.client.endpoint, self.topic)
         if isinstance(error, (PubSubUnavailable, PubSubAuthError)) and not self._stream.closed:
             self._reopen(error)
             return None
         raise error
 
-    def _handed_out(self, response: Any) -> FetchedBatch:
+    def _handed_out(self, responses: list[Any]) -> FetchedBatch:
         self._failing_since = None
         stream = self._stream
-        stream.outstanding -= len(response.events)
-        if response.events:
-            self.position = response.events[-1].replay_id.hex()
-        elif response.latest_replay_id and self.position:
-            # An empty batch moves the position on without events (Salesforce's own advice),
-            # so a later reconnect does not start far behind.
-            self.position = response.latest_replay_id.hex()
-        if stream.outstanding <= 0:
-            stream.requests.put(pb2.FetchRequest(topic_name=self.topic, num_requested=self.batch_size))
+        events: list[Any] = []
+        for response in responses:
+            events.extend(response.events)
+            if response.events:
+                self.position = response.events[-1].replay_id.hex()
+            elif response.latest_replay_id and self.position:
+                # An empty batch moves the position on without events (Salesforce's own advice),
+                # so a later reconnect does not start far behind.
+                self.position = response.latest_replay_id.hex()
+        stream.outstanding -= len(events)
+        if stream.outstanding <= self.batch_size // 2:
+            stream.requests.put(pb2.FetchRequest(topic_name=self.topic,
+                                                 num_requested=self.batch_size - max(stream.outstanding, 0)))
             stream.outstanding = self.batch_size
-        return FetchedBatch(list(response.events), response.latest_replay_id.hex())
+        return FetchedBatch(events, responses[-1].latest_replay_id.hex())
 
     def _reopen(self, cause: PubSubError) -> None:
         """Open the stream again after a backoff that grows while it keeps failing (gRPC opens

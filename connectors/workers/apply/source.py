@@ -56,7 +56,8 @@ class BatchSource:
         self._applied = AppliedRecorder(cluster, self.consumer)  # commits recorded for broker-loss replay
 
     def poll(self, max_messages: int) -> list[Message]:
-        """Up to `max_messages` messages; an empty list when idle. Blocks up to POLL_SECONDS."""
+        """Up to `max_messages` messages, as soon as there is one; an empty list when none came
+        within POLL_SECONDS."""
         return self.consumer.poll_batch(max_messages, timeout=POLL_SECONDS)
 
     def admit(self, messages: list[Message]) -> bool:

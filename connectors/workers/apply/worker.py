@@ -89,7 +89,7 @@ class ApplyWorker(Generic[TargetT]):
 
     # -- the loop ----------------------------------------------------------------------
     def idle_seconds(self) -> float:
-        return 0.05
+        return 0.0  # the step itself waits up to source.POLL_SECONDS for the first message
 
     def step(self) -> bool:
         self._refresh_if_due()
