@@ -62,6 +62,10 @@ class _HelpFormatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
 
 class Command(BaseCommand):
     help = "Run the sync workers until SIGTERM/SIGINT: every kind, or those named by --only."
+    # Django's system checks import the URL conf, and with it the API, the console and
+    # django-ninja: a worker serves none of them, and its start-up is part of every backfill's
+    # time. `migrate` and the web server still run them on the same settings and models.
+    requires_system_checks: list[str] = []
 
     def get_version(self) -> str:
         """`--version` names the product's version, not Django's (BaseCommand's default)."""
