@@ -184,9 +184,11 @@ def test_the_worker_process_loads_no_web_stack():
         "from django.core.management import load_command_class\n"
         "command = load_command_class('connectors', 'runconsumers')\n"
         "import connectors.workers.registry\n"
+        "from connectors.workers.runner import limit_malloc_arenas\n"
         "loaded = sorted(m for m in ('daphne', 'twisted', 'ninja', 'pydantic', 'connectors.admin', 'syncsite.urls')"
         " if m in sys.modules)\n"
-        "print(loaded, apps.is_installed('django.contrib.admin'), command.requires_system_checks)\n"
+        "print(loaded, apps.is_installed('django.contrib.admin'), command.requires_system_checks,"
+        " limit_malloc_arenas())\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, check=True, capture_output=True, text=True).stdout
-    assert out.strip() == "[] True []"
+    assert out.strip() == "[] True [] True"  # and glibc took the arena limit

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from connectors.version import product_version
 from connectors.workers.registry import WORKER_KINDS, WORKER_TABLE, build_workers
-from connectors.workers.runner import EXPLAINED_FAILURES, WorkerRunner
+from connectors.workers.runner import EXPLAINED_FAILURES, WorkerRunner, limit_malloc_arenas
 
 log = logging.getLogger("runconsumers")
 
@@ -92,6 +92,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
         kinds = selected_kinds(options["only"])
+        limit_malloc_arenas()  # before any client library starts a thread
         try:
             workers = build_workers(kinds, stop, progress=BackfillBars(), mapping_names=set(options["mapping"] or []))
         except EXPLAINED_FAILURES as exc:
