@@ -38,7 +38,7 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
     """Let glibc's malloc keep at most `arenas` arenas (its default: eight per core), so memory a
     batch freed in one thread is reused by the next batch of another instead of staying
     reserved in that thread's arena. Call it before the workers' threads start. Measured with
-    `bench/backfill.py --accounts 100000`: peak RSS 194 -> 186 MB, CPU per record unchanged.
+    `bench/backfill.py --accounts 100000`: peak RSS 194 -> 187 MB, CPU per record unchanged.
     False where the C library is not glibc (the setting is then left alone)."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
