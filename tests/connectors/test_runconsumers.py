@@ -170,3 +170,25 @@ def test_killed_during_write_back_it_creates_no_second_salesforce_record(stack, 
     finally:
         client.drop_database(process_env["MONGODB_DATABASE"])
         client.close()
+
+
+def test_the_worker_process_loads_no_web_stack():
+    """`runconsumers` serves no web: set up as that command, Django imports neither the ASGI
+    server (daphne, Twisted) nor django-ninja nor the admin's modules, even with every worker
+    kind's module imported; the admin's models are still there."""
+    probe = (
+        "import sys; sys.argv = ['manage.py', 'runconsumers']\n"
+        "import os; os.environ['DJANGO_SETTINGS_MODULE'] = 'syncsite.settings'\n"
+        "import django; django.setup()\n"
+        "from django.apps import apps\n"
+        "from django.core.management import load_command_class\n"
+        "command = load_command_class('connectors', 'runconsumers')\n"
+        "import connectors.workers.registry\n"
+        "from connectors.workers.runner import limit_malloc_arenas\n"
+        "loaded = sorted(m for m in ('daphne', 'twisted', 'ninja', 'pydantic', 'connectors.admin', 'syncsite.urls')"
+        " if m in sys.modules)\n"
+        "print(loaded, apps.is_installed('django.contrib.admin'), command.requires_system_checks,"
+        " limit_malloc_arenas())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    assert out.strip() == "[] True [] True"  # and glibc took the arena limit

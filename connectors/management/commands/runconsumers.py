@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from connectors.version import product_version
 from connectors.workers.registry import WORKER_KINDS, WORKER_TABLE, build_workers
-from connectors.workers.runner import EXPLAINED_FAILURES, WorkerRunner
+from connectors.workers.runner import EXPLAINED_FAILURES, WorkerRunner, limit_malloc_arenas
 
 log = logging.getLogger("runconsumers")
 
@@ -62,6 +62,10 @@ class _HelpFormatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
 
 class Command(BaseCommand):
     help = "Run the sync workers until SIGTERM/SIGINT: every kind, or those named by --only."
+    # Django's system checks import the URL conf, and with it the API, the console and
+    # django-ninja: a worker serves none of them, and its start-up is part of every backfill's
+    # time. `migrate` and the web server still run them on the same settings and models.
+    requires_system_checks: list[str] = []
 
     def get_version(self) -> str:
         """`--version` names the product's version, not Django's (BaseCommand's default)."""
@@ -88,6 +92,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
         kinds = selected_kinds(options["only"])
+        limit_malloc_arenas()  # before any client library starts a thread
         try:
             workers = build_workers(kinds, stop, progress=BackfillBars(), mapping_names=set(options["mapping"] or []))
         except EXPLAINED_FAILURES as exc:
