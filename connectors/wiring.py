@@ -26,6 +26,7 @@ def kafka_settings(cluster: KafkaCluster) -> KafkaSettings:
         sasl_mechanism=cluster.sasl_mechanism,
         sasl_username=cluster.sasl_username,
         sasl_password=readable(cluster.sasl_password, f"the SASL password of Kafka cluster {cluster.name}"),
+        fetch_wait_ms=int(settings.SYNC["KAFKA_FETCH_WAIT_MS"]),
     )
 
 

@@ -90,6 +90,9 @@ class Stack:
             "SF_LOGIN_URL": self.salesforce_url,
             "SF_CA_BUNDLE": str(self.salesforce_ca),
             "SF_PUBSUB_ENDPOINT": self.salesforce_pubsub_address,
+            # Tansu answers a waiting fetch only when the wait is over: a short one keeps live
+            # changes from waiting up to librdkafka's 500 ms at every hop through Kafka.
+            "KAFKA_FETCH_WAIT_MS": "20",
         }
 
     @property

@@ -172,6 +172,7 @@ SYNC = {
     "KAFKA_TOPIC_PREFIX": env.str("KAFKA_TOPIC_PREFIX", default="sync"),
     "KAFKA_TOPIC_PARTITIONS": _positive_int("KAFKA_TOPIC_PARTITIONS", 3),
     "KAFKA_REPLICATION_FACTOR": _positive_int("KAFKA_REPLICATION_FACTOR", 1),
+    "KAFKA_FETCH_WAIT_MS": _positive_int("KAFKA_FETCH_WAIT_MS", 500),
     "MONGODB_URI": env.str("MONGODB_URI", default="mongodb://127.0.0.1:27017"),
     "MONGODB_DATABASE": env.str("MONGODB_DATABASE", default="salesforce"),
     "SF_LOGIN_URL": env.str("SF_LOGIN_URL", default="https://127.0.0.1:8443"),

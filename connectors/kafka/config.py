@@ -14,6 +14,11 @@ class KafkaSettings:
     sasl_mechanism: str = ""
     sasl_username: str = ""
     sasl_password: str = ""
+    #: How long the broker may hold a fetch that found nothing new (librdkafka's default). A Kafka
+    #: broker answers a waiting fetch as soon as data arrives, so this costs no latency there; the
+    #: embedded broker answers only when the wait is over, so the dev stack sets it to 20 ms
+    #: (`KAFKA_FETCH_WAIT_MS`; docs/benchmarks.md, 2026-12-01).
+    fetch_wait_ms: int = 500
 
     def client_config(self) -> dict[str, str | int | float | bool]:
         """Connection settings common to every client (never logged: may hold a password)."""
@@ -51,10 +56,7 @@ class KafkaSettings:
             "heartbeat.interval.ms": 1000,
             "max.poll.interval.ms": 300_000,
             "topic.metadata.refresh.interval.ms": 10_000,
-            # How long the broker may hold a fetch that found nothing (librdkafka's default: 500 ms).
-            # The embedded broker holds it that long even when a message arrives meanwhile: an idle
-            # consumer got a message after a median 115 ms at 500, 16 ms at 100 (docs/benchmarks.md).
-            "fetch.wait.max.ms": 100,
+            "fetch.wait.max.ms": self.fetch_wait_ms,
             # Prefetch a few batches, not librdkafka's default of up to 64 MB / 100k messages a
             # partition: that queue is what a backfill's peak RSS was made of, and it buys no
             # throughput when the apply side is the slower one.

@@ -16,17 +16,10 @@ EPOCH_HEADER = "sync-epoch"
 #: Called after each commit with (topic, partition) -> (next offset, epoch of the last message).
 CommitListener = Callable[[dict[tuple[str, int], tuple[int, int]]], None]
 
-#: How long the broker may hold a fetch that found nothing new. A Kafka broker answers a waiting
-#: fetch as soon as data arrives, but Tansu (the embedded broker) answers only when the wait is
-#: over: with librdkafka's default of 500 ms, a message produced to an idle partition reached the
-#: consumer ~0.1 s later at the median and ~0.25 s at worst; with 20 ms, 4 ms and 38 ms. An idle
-#: consumer then sends up to ~50 fetches a second per broker (docs/benchmarks.md, 2026-12-01).
-FETCH_WAIT_MS = 20
-
 
 class BatchConsumer:
     def __init__(self, settings: KafkaSettings, group_id: str, topics: list[str]) -> None:
-        self._config = {**settings.consumer_config(group_id), "fetch.wait.max.ms": FETCH_WAIT_MS}
+        self._config = settings.consumer_config(group_id)
         self._consumer = Consumer(self._config)
         self.topics = list(topics)
         self._held: set[tuple[str, int]] = set()

@@ -185,3 +185,15 @@ def test_the_producer_notices_a_log_that_started_again(kafka, unique):
     producer.confirm(timeout=30)
     assert "acknowledged offset 0 after offset 4: the log started again" in producer.regressed
     producer.close()
+
+
+def test_the_fetch_wait_comes_from_the_settings_and_the_dev_stack_shortens_it(settings, stack):
+    """KAFKA_FETCH_WAIT_MS reaches every consumer the workers build; the embedded broker holds an
+    empty fetch for the whole wait, so the dev stack's environment asks for 20 ms."""
+    from connectors.models import KafkaCluster
+    from connectors.wiring import kafka_settings
+
+    cluster = KafkaCluster(name="c", bootstrap_servers=stack.kafka_bootstrap)
+    assert kafka_settings(cluster).consumer_config("g")["fetch.wait.max.ms"] == 500  # librdkafka's own default
+    settings.SYNC = {**settings.SYNC, **stack.connection_env()}
+    assert kafka_settings(cluster).consumer_config("g")["fetch.wait.max.ms"] == 20
