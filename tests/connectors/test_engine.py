@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -15,7 +15,6 @@ from connectors.engine.conversion import (
 )
 from connectors.engine.mapping import MappingSpec, build_field_specs, to_document
 from connectors.engine.naming import suggest_mongo_name
-from connectors.engine.window import PollWindow
 
 UTC = timezone.utc
 
@@ -78,24 +77,3 @@ def test_mongo_names_are_suggested_in_camel_case(sf_field, expected):
     assert suggest_mongo_name(sf_field) == expected
 
 
-def test_the_poll_window_rereads_the_lookback_but_emits_each_version_once():
-    t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    window = PollWindow(None, "", timedelta(seconds=5))
-    assert window.since() is None
-    window.mark_emitted("001A", t0)
-    window.mark_emitted("001B", t0)
-    assert window.since() == t0 - timedelta(seconds=5)
-    assert not window.is_new("001A", t0)
-    assert window.is_new("001A", t0 + timedelta(seconds=1)), "a newer version of a seen record is new"
-    assert window.is_new("001C", t0 - timedelta(seconds=1)), "a late commit with an older stamp is new"
-    assert (window.modstamp, window.record_id) == (t0, "001B")
-
-
-def test_the_poll_window_forgets_versions_older_than_the_lookback():
-    t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    window = PollWindow(None, "", timedelta(seconds=5))
-    window.mark_emitted("001A", t0)
-    window.mark_emitted("001B", t0 + timedelta(seconds=10))
-    window.prune()
-    assert window.is_new("001A", t0)
-    assert not window.is_new("001B", t0 + timedelta(seconds=10))

@@ -38,3 +38,24 @@ def test_a_second_edit_with_the_same_stamp_is_new():
     window.mark_emitted("001A", stamp, hash(b'{"Id": "001A", "Name": "first"}'))
     assert not window.is_new("001A", stamp, hash(b'{"Id": "001A", "Name": "first"}'))
     assert window.is_new("001A", stamp, hash(b'{"Id": "001A", "Name": "second"}'))
+
+
+def test_the_poll_window_rereads_the_lookback_but_emits_each_version_once():
+    window = PollWindow(None, "", timedelta(seconds=5))
+    assert window.since() is None
+    window.mark_emitted("001A", T0, 0)
+    window.mark_emitted("001B", T0, 0)
+    assert window.since() == T0 - timedelta(seconds=5)
+    assert not window.is_new("001A", T0, 0)
+    assert window.is_new("001A", T0 + timedelta(seconds=1), 0), "a newer version of a seen record is new"
+    assert window.is_new("001C", T0 - timedelta(seconds=1), 0), "a late commit with an older stamp is new"
+    assert (window.modstamp, window.record_id) == (T0, "001B")
+
+
+def test_the_poll_window_forgets_versions_older_than_the_lookback():
+    window = PollWindow(None, "", timedelta(seconds=5))
+    window.mark_emitted("001A", T0, 0)
+    window.mark_emitted("001B", T0 + timedelta(seconds=10), 0)
+    window.prune()
+    assert window.is_new("001A", T0, 0)
+    assert not window.is_new("001B", T0 + timedelta(seconds=10), 0)
