@@ -99,6 +99,14 @@ def update(*, synced_at: datetime | _Keep = KEEP, source: str | _Keep = KEEP, ev
     return fields
 
 
+def changed_base(new_base: Mapping[str, Any], document: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The entries of `new_base` that differ from the base `document` held when it was read: what a
+    write should set. sf-apply's write-back may have stored other entries since that read, and
+    setting the base whole would put their older values back (a false conflict on the next edit)."""
+    held = read(document).base
+    return {name: value for name, value in new_base.items() if name not in held or held[name] != value}
+
+
 def whole(fields: Mapping[str, Any]) -> dict[str, Any]:
     """`update` fields (whole parts only) as the sub-document itself, replacing whatever it held:
     one field to set instead of several, cheaper for the server on a large backfill."""

@@ -32,7 +32,9 @@ class DocumentChange:
     modstamp: datetime
     document: dict[str, Any]
     event_id: str
-    #: The new last-synced values (and their hash) to store in `_sync`; None leaves them.
+    #: Last-synced values to store in `_sync`, each entry set on its own (None leaves them all).
+    #: Only the entries a change settles: sf-apply's write-back may have stored others since the
+    #: document was read, and writing the base whole would put the older values back.
     base: dict[str, Any] | None = None
     base_hash: str = ""
     #: The document's `_id` when it is not the Salesforce Id (a record born in MongoDB).
@@ -82,7 +84,7 @@ def _operation(key_field: str, change: DocumentChange, now: datetime) -> UpdateO
     if change.base is None:
         return UpdateOne(guard, {"$set": _whole_document(key_field, change, now)}, upsert=True)
     sync_meta = _sync_meta(change, now, deleted=False)
-    sync_meta.update(sync_state.update(base=change.base, base_hash=change.base_hash))
+    sync_meta.update(sync_state.update(base_values=change.base, base_hash=change.base_hash))
     if change.republish:
         sync_meta.update(sync_state.update(resolution=change.event_id))
     document = {**change.document, key_field: change.key, **sync_meta}

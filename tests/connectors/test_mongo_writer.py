@@ -67,3 +67,33 @@ def test_an_unreachable_server_gives_one_line_naming_it():
     port = free_port()
     with pytest.raises(MongoUnavailable, match=f"127.0.0.1:{port}"):
         connect(f"mongodb://127.0.0.1:{port}", timeout_ms=500)
+
+
+def test_an_echo_planned_from_an_older_read_keeps_the_base_a_write_back_stored_meanwhile(collection):
+    """mongo-apply read a document, sf-apply's write-back then stored the base of the value it sent,
+    and the echo's write landed last: written whole, the base went back to the older value, and the
+    next MongoDB edit of that field was held as a conflict with Salesforce (the chaos baseline's stale
+    record, once the echo came back faster)."""
+    from connectors.engine.mapping import MappingSpec, build_field_specs
+    from connectors.engine.plan import PlanOutcome, plan_salesforce_upsert
+    from connectors.mongo import sync_state
+
+    spec = MappingSpec(name="accounts", sf_object="Account", collection="accounts", key_field="sf_id",
+                       delete_mode="remove", conflict_policy="manual", two_way=True,
+                       fields=build_field_specs([("Name", "name", "string", "auto", True),
+                                                 ("LastModifiedDate", "lastModifiedDate", "datetime", "auto", False)]))
+    collection.insert_one({"_id": "001E", "sf_id": "001E", "name": "sent by the sync", **sync_state.whole(
+        sync_state.update(sf_modstamp=T0, base={"Name": "before", "LastModifiedDate": "2026-11-25T12:00:00.000Z"}))})
+    read_by_apply = collection.find_one({"_id": "001E"})
+    # sf-apply's write-back of the value it sent lands after mongo-apply's read.
+    collection.update_one({"_id": "001E"}, {"$set": sync_state.update(base_values={"Name": "sent by the sync"})})
+
+    echo = {"LastModifiedDate": "2026-11-25T12:00:05.000Z"}  # CDC: the sync's own update carries what Salesforce set
+    plan = plan_salesforce_upsert(spec, echo, T0 + timedelta(seconds=5), read_by_apply, sync_state.read(read_by_apply))
+    assert plan.outcome == PlanOutcome.ECHO and plan.base
+    change = DocumentChange("001E", "upsert", T0 + timedelta(seconds=5), plan.set_fields, "echo",
+                            base=sync_state.changed_base(plan.base, read_by_apply))
+    assert write_changes(collection, "sf_id", [change], NOW).applied == 1
+    base = sync_state.read(collection.find_one({"_id": "001E"})).base
+    assert base["Name"] == "sent by the sync"  # "before" when the base was written whole
+    assert base["LastModifiedDate"] == "2026-11-25T12:00:05.000Z"

@@ -105,7 +105,7 @@ class PlanChanges:
         else:
             self._timeline.add(target.row, envelope, message, Outcome.APPLIED, mongo_id=target_id)
         return DocumentChange(key, "upsert", modstamp, plan.set_fields, envelope.event_id,
-                              base=plan.base, base_hash=plan.base_hash,
+                              base=sync_state.changed_base(plan.base, document), base_hash=plan.base_hash,
                               document_id=None if target_id == key else target_id, republish=plan.republish)
 
     def _record_conflict(self, target: Target, key: str, document: dict | None, draft: ConflictDraft) -> Conflict:
