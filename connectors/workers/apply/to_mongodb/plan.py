@@ -104,8 +104,11 @@ class PlanChanges:
             return None
         else:
             self._timeline.add(target.row, envelope, message, Outcome.APPLIED, mongo_id=target_id)
+        # An echo only refreshes what Salesforce set with the sync's own write; it may have been read
+        # before that write's write-back stored the values sent, so it sets only what it changed.
+        base = sync_state.changed_base(plan.base, document) if plan.outcome == "echo" else plan.base
         return DocumentChange(key, "upsert", modstamp, plan.set_fields, envelope.event_id,
-                              base=sync_state.changed_base(plan.base, document), base_hash=plan.base_hash,
+                              base=base, base_hash=plan.base_hash,
                               document_id=None if target_id == key else target_id, republish=plan.republish)
 
     def _record_conflict(self, target: Target, key: str, document: dict | None, draft: ConflictDraft) -> Conflict:
