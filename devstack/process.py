@@ -16,9 +16,9 @@ Contract of :class:`ManagedProcess`:
 
 from __future__ import annotations
 
-import ctypes
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,7 +32,6 @@ import psutil
 #: raise; the last exception is quoted if the wait times out.
 ReadyCheck = Callable[[], object]
 
-_PR_SET_PDEATHSIG = 1
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -45,34 +44,15 @@ class ServiceStartError(RuntimeError):
         super().__init__(f"{service}: {self.detail}")
 
 
-def _load_prctl() -> Callable[..., int] | None:
-    # Resolved once in the parent: the pre-exec hook runs between fork and
-    # exec, where loading a library (taking locks, allocating) is unsafe.
+#: The launcher that sets PDEATHSIG and execs the command (see its docstring for why not a pre-exec hook).
+_PDEATHSIG_EXEC = Path(__file__).with_name("pdeathsig_exec.py")
+
+
+def _launch_argv(argv: list[str]) -> list[str]:
+    """``argv`` run through the PDEATHSIG launcher on Linux; as it is elsewhere."""
     if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-
-_prctl = _load_prctl()
-
-
-def _pdeathsig_preexec(parent_pid: int) -> Callable[[], None] | None:
-    """Pre-exec hook making the child receive SIGKILL when its parent dies."""
-    if _prctl is None:
-        return None
-    prctl = _prctl
-
-    def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-        # The parent may have died between fork() and prctl(); then no signal
-        # would ever come, so die now instead of running as an orphan.
-        if os.getppid() != parent_pid:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return preexec
+        return argv
+    return [sys.executable, "-I", "-S", os.fspath(_PDEATHSIG_EXEC), str(os.getpid()), *argv]
 
 
 def describe_returncode(returncode: int) -> str:
@@ -120,17 +100,19 @@ class ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         if self.cwd is not None:
             Path(self.cwd).mkdir(parents=True, exist_ok=True)
+        search_path = (self.env if self.env is not None else os.environ).get("PATH")
+        if shutil.which(self.argv[0], path=search_path) is None:
+            raise ServiceStartError(self.name, f"could not run {self.argv[0]}: not found or not executable")
         with open(self.log_path, "wb") as log:
             try:
                 self._popen = subprocess.Popen(
-                    self.argv,
+                    _launch_argv(self.argv),
                     cwd=self.cwd,
                     env=self.env,
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,  # own session => own process group
-                    preexec_fn=_pdeathsig_preexec(os.getpid()),
                     close_fds=True,
                 )
                 self.started_at = time.monotonic()

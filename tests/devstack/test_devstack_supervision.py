@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from devstack import ConfigError, ServiceStartError, Stack, StackConfig
+from devstack.process import ManagedProcess
+from tests.connectors.helpers import wait_for
 
 
 def _bare_stack(root: Path, lines: list[str]) -> Stack:
@@ -140,3 +142,54 @@ def test_config_errors_are_one_line(env: dict[str, str], expected: str) -> None:
     with pytest.raises(ConfigError) as info:
         StackConfig.from_env(env)
     assert expected in str(info.value)
+
+
+_FORK_HANDLER_RAN: list[int] = []
+
+
+def _note_fork_handler() -> None:
+    if _FORK_HANDLER_RAN:
+        os.write(_FORK_HANDLER_RAN[0], b"fork handler ran in the child\n")
+
+
+os.register_at_fork(after_in_child=_note_fork_handler)
+
+
+def test_a_service_is_spawned_without_running_fork_handlers_in_a_forked_copy_of_us(tmp_path: Path) -> None:
+    """A spawn that runs our fork handlers (a pre-exec hook does) also runs gRPC's: with a Pub/Sub
+    stream open they restart poller threads in the child, and Tansu died of SIGABRT before its exec
+    (CI, stop 19). This handler stands for them; without a pre-exec hook the spawn uses vfork."""
+    read_end, write_end = os.pipe()
+    _FORK_HANDLER_RAN[:] = [write_end]
+    try:
+        process = ManagedProcess("child", [sys.executable, "-c", "pass"], log_path=tmp_path / "child.log")
+        process.start()
+        process.wait_ready(None, 10)
+        assert process._popen is not None and process._popen.wait(10) == 0
+    finally:
+        _FORK_HANDLER_RAN.clear()
+        os.close(write_end)
+    with os.fdopen(read_end, "rb") as notes:
+        assert notes.read() == b""
+
+
+def test_a_command_that_cannot_run_is_one_line_naming_it(tmp_path: Path) -> None:
+    process = ManagedProcess("ghost", [str(tmp_path / "no-such-binary")], log_path=tmp_path / "ghost.log")
+    with pytest.raises(ServiceStartError, match=r"^ghost: could not run .*no-such-binary: not found"):
+        process.start()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PDEATHSIG is Linux-only")
+def test_the_service_keeps_the_pid_it_was_spawned_with(tmp_path: Path) -> None:
+    import psutil
+
+    process = ManagedProcess("sleeper", ["sleep", "30"], log_path=tmp_path / "sleeper.log")
+    process.start()
+    try:
+        assert process.pid is not None
+        # The launcher execs in place: the service keeps the pid Popen gave (its group's leader).
+        assert wait_for(lambda: psutil.Process(process.pid).name() == "sleep", 10)
+        assert psutil.Process(process.pid).ppid() == os.getpid()
+        # That it dies with us is shown end to end by test_sigkilled_parent_leaves_no_orphans.
+    finally:
+        process.stop(grace=2)
