@@ -221,10 +221,12 @@ class SalesforceCdcCapture:
         return True
 
     def _names_changed_fields_only(self, change: cdc.RecordChange) -> bool:
-        """Someone else's update, which names only what it changed (the sync's own carry only
-        what Salesforce set with them, onto a document the sync wrote)."""
-        return (change.change_type == cdc.UPDATE and not change.is_full_image and not change.is_gap
-                and change.client != self.client_name)
+        """An update naming only what it changed. The sync's own count too: outside a re-read they
+        carry only what Salesforce set with them, onto a document the sync wrote, but a retained
+        one replayed on a first start may come from an earlier set-up of the mapping, whose
+        document is not here (an audit-fields-only document met the load's row as a conflict on
+        every other field)."""
+        return change.change_type == cdc.UPDATE and not change.is_full_image and not change.is_gap
 
     def _publish_change(self, change: cdc.RecordChange) -> int:
         """Queue the envelopes of one change; returns how many."""

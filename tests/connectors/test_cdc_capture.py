@@ -6,7 +6,7 @@ import threading
 import pytest
 from bson import ObjectId
 
-from connectors.models import ObjectMapping, ReplayCheckpoint, SalesforceOrg, SyncError, SyncJob
+from connectors.models import Conflict, ObjectMapping, ReplayCheckpoint, SalesforceOrg, SyncError, SyncJob
 from connectors.operations import jobs
 from connectors.salesforce.pubsub.client import (
     PubSubAuth,
@@ -259,3 +259,36 @@ def test_an_update_replayed_before_its_record_is_loaded_makes_one_whole_document
         (mongo_id, "Born Elsewhere, Renamed", "555-0199")]
     assert not SyncError.objects.exists(), list(SyncError.objects.values_list("code", "message"))
     assert sum(w.counters["partial_rereads"] for w in workers) >= 1
+
+
+def test_the_syncs_own_update_replayed_before_its_record_is_loaded_makes_no_partial_document(
+        sf, mongo, make_workers, stack, cdc_on, settings):
+    """A retained event of the sync's own write, from an earlier set-up of the mapping (another
+    database, or before a reset), replayed on the first start before the record's document is
+    loaded. Carried as only what Salesforce set with it, it made a document of the audit fields
+    alone; the initial load's row then met a base that lacked every other field and raised a
+    conflict on each of them (CI, stop 19). The next MongoDB edit would have sent them as nulls."""
+    cdc_on.set_cdc("Account", False)
+    try:
+        record = sf.Account.create({"Name": "Synced Before", "Phone": "555-0142"})["id"]
+    finally:
+        cdc_on.set_cdc("Account", True)
+    sf.Account.update(record, {"NumberOfEmployees": 42},
+                      headers={"Sforce-Call-Options": f"client={settings.SYNC['CLIENT_NAME']}"})
+
+    def prepare(mapping: ObjectMapping) -> None:
+        mapping.capture_mode = ObjectMapping.CaptureMode.CDC
+        SalesforceOrg.objects.filter(pk=mapping.org_id).update(pubsub_endpoint=stack.salesforce_pubsub_address)
+
+    workers = make_workers(prepare=prepare)
+    capture = capture_of(workers)
+    live = next(w for w in workers if type(w) is MongoApply)
+    # The worst order: the whole initial load in Kafka, the live topic applied before any of it.
+    step_until([capture], lambda: capture._reread.published and not capture._reread.active,
+               message="the initial load in Kafka")
+    step_until([capture, live], lambda: live.counters["applied"] >= 1, message="the replayed update applied")
+    started(workers, sf, mongo)
+    assert [(d.get("name"), d.get("phone"), d.get("numberOfEmployees")) for d in mongo.accounts.find({"sf_id": record})
+            ] == [("Synced Before", "555-0142", 42)]
+    assert not Conflict.objects.exists(), list(Conflict.objects.values_list("salesforce_id", "fields"))
+    assert not SyncError.objects.exists(), list(SyncError.objects.values_list("code", "message"))
