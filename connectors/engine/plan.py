@@ -116,6 +116,16 @@ def mongo_values(spec: MappingSpec, document: dict[str, Any], writable_only: boo
     return values
 
 
+def never_synced_nor_set(spec: MappingSpec, document: dict[str, Any], base: dict[str, Any]) -> set[str]:
+    """The mapped fields (Salesforce names) a synced document neither holds nor has a base for:
+    the sync never wrote them and nobody set them, so they are no change on MongoDB's side. Only
+    a document made from part of a record has such fields; counting them as changed raised a
+    conflict on each when the whole record came, and sent them as nulls with the next edit."""
+    if not base:
+        return set()
+    return {f.sf_field for f in spec.fields if f.sf_field not in base and f.mongo_field not in document}
+
+
 def salesforce_values(spec: MappingSpec, values: dict[str, Any]) -> dict[str, Any]:
     """Salesforce JSON values in canonical form. Raises ConversionError."""
     return {f.sf_field: canonical(f.sf_field, f.sf_type, values[f.sf_field])
@@ -131,7 +141,10 @@ def plan_salesforce_upsert(spec: MappingSpec, values: dict[str, Any], modstamp: 
     incoming = salesforce_values(spec, values)
     base = state.base
     # A document never synced has no base: nothing on its side can be told apart as a change.
-    other = mongo_values(spec, document) if document is not None and base else None
+    other = None
+    if document is not None and base:
+        absent = never_synced_nor_set(spec, document, base)
+        other = {name: value for name, value in mongo_values(spec, document).items() if name not in absent}
     races = _Races.of(state, incoming, modstamp)
     decision = merge(races.merge_base, incoming, other, "salesforce", spec.conflict_policy, modstamp, races.changed_at)
     if spec.two_way and document is not None and base and _only_server_fields_moved(spec, decision):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from connectors.engine.mapping import MappingSpec, build_field_specs
-from connectors.engine.plan import PlanOutcome, plan_salesforce_upsert
+from connectors.engine.plan import PlanOutcome, never_synced_nor_set, plan_salesforce_upsert
 from connectors.engine.sync_state import Push, SyncState
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
@@ -100,3 +100,26 @@ def test_a_push_well_before_the_change_does_not_count_as_concurrent():
 def test_outcomes_equal_their_old_names():
     assert [str(o) for o in PlanOutcome] == ["write", "echo", "stale", "nothing"]
     assert PlanOutcome.ECHO == "echo" and {"stale": 1}[PlanOutcome.STALE] == 1
+
+
+def test_a_document_made_from_part_of_a_record_takes_the_whole_record_without_a_conflict():
+    """Fields a synced document neither holds nor has a base for were never set by anyone: the
+    whole record fills them in (it raised a conflict on each under manual)."""
+    document = {"_id": "a", "rating": "Hot"}  # only what a partial change carried
+    plan = plan_salesforce_upsert(spec(), {"Name": "A", "Phone": "1", "Rating__c": "Hot"}, T0, document,
+                                  synced(Rating__c="Hot"))
+    assert (plan.outcome, plan.set_fields, plan.conflict) == (PlanOutcome.WRITE, {"name": "A", "phone": "1"}, None)
+    assert plan.base == {"Name": "A", "Phone": "1", "Rating__c": "Hot"}
+
+
+def test_a_field_removed_in_mongodb_is_still_a_change_there():
+    document = {"_id": "a", "name": "A"}  # phone unset by the application
+    plan = plan_salesforce_upsert(spec(), {"Name": "A", "Phone": "2"}, T0, document, synced(Name="A", Phone="1"))
+    assert plan.outcome == PlanOutcome.NOTHING and plan.conflict is not None
+    assert plan.conflict.fields == ["Phone"] and plan.conflict.mongodb == {"Phone": None}
+
+
+def test_only_a_synced_document_has_fields_nobody_set():
+    assert never_synced_nor_set(spec(), {"_id": "a", "rating": "Hot"}, {"Rating__c": "Hot"}) == {"Name", "Phone"}
+    assert never_synced_nor_set(spec(), {"_id": "a", "name": None}, {"Rating__c": "Hot"}) == {"Phone"}
+    assert never_synced_nor_set(spec(), {"_id": "a"}, {}) == set()  # born in MongoDB: everything is to send

@@ -14,6 +14,7 @@ from connectors.engine.canonical import canonical, to_salesforce_json
 from connectors.engine.conversion import ConversionError
 from connectors.engine.mapping import FieldSpec, MappingSpec
 from connectors.engine.merge import changed_fields
+from connectors.engine.plan import never_synced_nor_set
 from connectors.models import SyncError
 from connectors.mongo import sync_state
 from connectors.operations.timeline import Outcome
@@ -76,7 +77,8 @@ class PlanWrites:
             self._park_invalid(target, document, message, envelope, exc)
             return None
         base = sync_state.read(document).base
-        delta = changed_fields(current, base)
+        absent = never_synced_nor_set(spec, document, base)
+        delta = changed_fields({name: value for name, value in current.items() if name not in absent}, base)
         record = {name: to_salesforce_json(name, writable[name].sf_type, document.get(writable[name].mongo_field))
                   for name in delta}
         _name_external_id(spec, writable, document, base, delta, record)
