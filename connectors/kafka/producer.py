@@ -51,6 +51,7 @@ class EventProducer:
         self._config = {**settings.producer_config(), "error_cb": self._on_client_error}
         self._brokers_were_down = False
         self._producer = Producer(self._config)
+        self._closed = False
         self._batch = _Batch()
         self.acked: dict[tuple[str, int], tuple[int, int]] = {}
         self.highest: dict[tuple[str, int], int] = {}
@@ -161,6 +162,7 @@ class EventProducer:
         try:
             old.purge()
             old.flush(0)
+            old.close()
         except KafkaException:
             pass
 
@@ -173,7 +175,15 @@ class EventProducer:
             pass
 
     def close(self, timeout: float = 10.0) -> None:
-        self._producer.flush(timeout)
+        """Deliver what is queued (for up to `timeout`), drop the rest, and stop the client's
+        threads: left to the garbage collector, they go on reconnecting to a broker that is gone."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._producer.flush(timeout):
+            self._producer.purge()
+            self._producer.flush(0)
+        self._producer.close()
 
     def abandon(self) -> None:
         """Drop whatever is still queued (after a failed confirm, when giving up)."""

@@ -45,7 +45,7 @@ def _producer(cluster: KafkaCluster) -> EventProducer:
     if built is not None and built[0] == settings:
         return built[1]
     if built is not None:
-        built[1].abandon()  # settings changed: its messages were all confirmed or abandoned already
+        built[1].close(timeout=0)  # settings changed: its messages were all confirmed or abandoned already
     producer = EventProducer(settings)
     _producers[cluster.pk] = (settings, producer)
     return producer
