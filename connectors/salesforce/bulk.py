@@ -19,7 +19,8 @@ from typing import Any
 
 import requests
 from simple_salesforce import Salesforce
-from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay, stop_any, wait_exponential
+from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay, wait_exponential
+from tenacity.stop import stop_base
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ class BulkJobs:
 
         poll = Retrying(retry=retry_if_result(lambda info: info["state"] not in FINAL_STATES),
                         wait=wait_exponential(multiplier=self.first_poll, max=self.max_poll),
-                        stop=stop_any(stop_after_delay(self.timeout), lambda _: give_up()),
+                        stop=stop_after_delay(self.timeout) | _StopWhen(give_up),
                         retry_error_callback=timed_out)
         return poll(self._job_info, job_id)
 
@@ -186,6 +187,16 @@ class BulkQuery(BulkJobs):
             r.close()
             raise BulkQueryError(_error_text(r), job_id, "JobComplete")
         return ResultsPage(r)
+
+
+class _StopWhen(stop_base):
+    """Stop retrying once `condition()` holds (the worker is asked to stop)."""
+
+    def __init__(self, condition: Callable[[], bool]) -> None:
+        self._condition = condition
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self._condition()
 
 
 class ResultsPage:

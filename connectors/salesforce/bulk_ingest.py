@@ -79,7 +79,8 @@ class BulkIngest(BulkJobs):
         self._server_time = self.server_time
         self.last_job: JobSummary | None = None
 
-    def upsert(self, sobject: str, external_id_field: str, records: Sequence[dict[str, Any]]) -> list[RecordResult | None]:
+    def upsert(self, sobject: str, external_id_field: str,
+               records: Sequence[dict[str, Any]]) -> list[RecordResult | None]:
         """Upsert on an external id; each record holds that field's value."""
         return self._run("upsert", sobject, external_id_field, records, external_id_field)
 
