@@ -11,6 +11,8 @@ import pytest
 
 from connectors.models import SyncError
 from connectors.operations import error_queue
+from connectors.salesforce.bulk_ingest import BulkIngest
+from connectors.workers.apply.to_salesforce import governor
 from connectors.workers.runner import WorkerRunner
 from dashboard.status import mapping_rows
 from tests.connectors.helpers import step_until
@@ -113,3 +115,22 @@ def test_a_large_backlog_goes_by_one_ingest_job_and_a_rejected_record_is_parked_
     WorkerRunner([apply], threading.Event())._beat()
     assert next(m for m in mapping_rows() if m.name == "accounts").write_back.startswith(
         "write-back: sObject Collections (backlog 1: 1 API calls")
+
+
+def test_what_a_job_leaves_unprocessed_goes_by_composite_in_the_same_batch(sf, make_workers, monkeypatch):
+    # One job per two records instead of per 1,600 keeps the test small; the services are the real ones.
+    monkeypatch.setattr(governor, "CALLS_PER_JOB", 0)
+    apply = make_workers(kinds=("sf-apply",))[0]
+    target = apply._targets["accounts"]
+    jobs = BulkIngest(target.writer.client, first_poll=0.05)
+    first, second = (r["Id"] for r in sf.query("SELECT Id FROM Account ORDER BY Id LIMIT 2")["records"])
+    records = [{"id": first, "Description": "by the job"}, {"id": second, "Description": "by the job"},
+               {"id": first, "Description": "by composite, after the job"}]  # the same record twice
+    calls = target.writer.calls
+
+    results = apply._write._send(target, jobs, records, lambda rs: jobs.update("Account", rs),
+                                 lambda rs: target.writer.update("Account", rs))
+
+    assert [(r.success, r.id) for r in results] == [(True, first), (True, second), (True, first)]
+    assert jobs.last_job is not None and jobs.last_job.sent == 2 and target.writer.calls == calls + 1
+    assert sf.Account.get(first)["Description"] == "by composite, after the job"

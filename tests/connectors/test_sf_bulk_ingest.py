@@ -71,3 +71,10 @@ def test_the_jobs_writes_carry_the_client_name_so_they_are_known_as_our_own(sf, 
     record_id = sf.query("SELECT Id FROM Account ORDER BY Id LIMIT 1")["records"][0]["Id"]
     bulk.update("Account", [{"id": record_id, "Description": f"ours {uuid.uuid4().hex[:6]}"}])
     assert emulator.changes(record_id=record_id)[-1]["client"] == "test"
+
+
+def test_a_job_that_fails_whole_leaves_every_record_unprocessed_not_lost(sf, bulk):
+    record_id = sf.query("SELECT Id FROM Account ORDER BY Id LIMIT 1")["records"][0]["Id"]
+    results = bulk.update("Account", [{"id": record_id, "No_Such_Field__c": "x"}])
+    assert results == [None]
+    assert bulk.last_job is not None and bulk.last_job.state == "Failed"
