@@ -169,9 +169,20 @@ class BulkIngest(BulkJobs):
         with ResultsPage(r) as page:
             return list(page.rows)
 
+    def check_limit(self, share: float) -> None:
+        """Raise ApiLimitReached when the last answer's usage is at or above `share` of the
+        daily limit (as `SalesforceWriter.check_limit` for sObject Collections)."""
+        if self.usage and self.usage[1] and self.usage[0] >= self.usage[1] * share:
+            raise ApiLimitReached(f"salesforce: API usage {self.usage[0]}/{self.usage[1]} is at or above {share:.0%} "
+                                  "of the daily limit; writing is paused until usage falls")
+
     # -- HTTP ------------------------------------------------------------------------
     def _call(self, method: str, path: str, **kw: Any) -> requests.Response:
-        response = super()._call(method, path, **kw)
+        response = super()._call(method, path, **dict(kw))
+        if response.status_code == 401:
+            # An expired session: a call through the client logs in again (its own expiry handling).
+            self.client.call(lambda sf: sf.restful("limits"))
+            response = super()._call(method, path, **kw)
         limit = response.headers.get("Sforce-Limit-Info", "")
         if limit.startswith("api-usage="):
             used, _, total = limit.removeprefix("api-usage=").partition("/")

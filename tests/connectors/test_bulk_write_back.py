@@ -128,7 +128,7 @@ def test_what_a_job_leaves_unprocessed_goes_by_composite_in_the_same_batch(sf, m
                {"id": first, "Description": "by composite, after the job"}]  # the same record twice
     calls = target.writer.calls
 
-    results = apply._write._send(target, jobs, records, lambda rs: jobs.update("Account", rs),
+    results = apply._write._send(target, jobs, records, lambda job, rs: job.update("Account", rs),
                                  lambda rs: target.writer.update("Account", rs))
 
     assert [(r.success, r.id) for r in results] == [(True, first), (True, second), (True, first)]

@@ -78,3 +78,16 @@ def test_a_job_that_fails_whole_leaves_every_record_unprocessed_not_lost(sf, bul
     results = bulk.update("Account", [{"id": record_id, "No_Such_Field__c": "x"}])
     assert results == [None]
     assert bulk.last_job is not None and bulk.last_job.state == "Failed"
+
+
+def test_an_expired_session_logs_in_again_and_the_job_goes_through(sf, bulk, sync_settings):
+    import requests
+
+    first = bulk.client.call(lambda s: s.session_id)
+    revoked = requests.post(f"{sync_settings['SF_LOGIN_URL']}/services/oauth2/revoke", data={"token": first},
+                            verify=sync_settings["SF_CA_BUNDLE"], timeout=10)
+    assert revoked.status_code == 200
+    record_id = sf.query("SELECT Id FROM Account ORDER BY Id LIMIT 1")["records"][0]["Id"]
+    results = bulk.update("Account", [{"id": record_id, "Description": "after a new login"}])
+    assert results[0] is not None and results[0].success
+    assert bulk.client.call(lambda s: s.session_id) != first

@@ -17,7 +17,6 @@ from connectors import events
 from connectors.models import SyncError
 from connectors.operations.timeline import Outcome
 from connectors.salesforce.bulk_ingest import BulkIngest
-from connectors.salesforce.client import ApiLimitReached
 from connectors.salesforce.writer import RecordResult
 from connectors.workers.apply.to_salesforce.governor import WritePathGovernor, worth_a_job
 from connectors.workers.apply.to_salesforce.plan import Writes
@@ -25,7 +24,10 @@ from connectors.workers.apply.to_salesforce.sync_state import WriteBackSyncState
 from connectors.workers.apply.to_salesforce.target import Books, Pending, Target
 from connectors.workers.errors import park_message
 
-Send = Callable[[list[Any]], list[Any]]
+#: Writes records by one ingest job; one result per record, None where it did not process it.
+ByJob = Callable[[BulkIngest, list[Any]], list[RecordResult | None]]
+#: Writes records by sObject Collections; one result per record.
+ByComposite = Callable[[list[Any]], list[RecordResult]]
 
 ALREADY_DELETED = {"ENTITY_IS_DELETED", "NOT_FOUND"}
 
@@ -48,16 +50,16 @@ class WriteToSalesforce:
         if writes.updates:
             self._record_results(target, writes.updates, self._send(
                 target, jobs, [p.record for p in writes.updates],
-                lambda records: jobs.update(spec.sf_object, records) if jobs else [],
+                lambda job, records: job.update(spec.sf_object, records),
                 lambda records: target.writer.update(spec.sf_object, records)))
         if writes.creates:
             self._record_results(target, writes.creates, self._send(
                 target, jobs, [p.record for p in writes.creates],
-                lambda records: jobs.upsert(spec.sf_object, spec.sf_external_id_field, records) if jobs else [],
+                lambda job, records: job.upsert(spec.sf_object, spec.sf_external_id_field, records),
                 lambda records: target.writer.upsert(spec.sf_object, spec.sf_external_id_field, records)))
         if writes.deletes:
             self._record_deletes(target, writes.deletes, self._send(
-                target, jobs, writes.delete_ids, lambda ids: jobs.delete(spec.sf_object, ids) if jobs else [],
+                target, jobs, writes.delete_ids, lambda job, ids: job.delete(spec.sf_object, ids),
                 target.writer.delete))
 
     def _jobs_for(self, target: Target, backlog: int) -> BulkIngest | None:
@@ -72,18 +74,16 @@ class WriteToSalesforce:
             jobs = self._jobs[target.row.org_id] = BulkIngest(target.writer.client)
         return jobs
 
-    def _send(self, target: Target, jobs: BulkIngest | None, records: list[Any], by_job: Send,
-              by_composite: Send) -> list[RecordResult]:
+    def _send(self, target: Target, jobs: BulkIngest | None, records: list[Any], by_job: ByJob,
+              by_composite: ByComposite) -> list[RecordResult]:
         """Results of `records`, in order: by one ingest job when the batch goes by Bulk API and
         there are enough of them for a job to cost fewer calls; what the job did not process (and
         everything otherwise) by sObject Collections."""
         results: list[RecordResult | None] = [None] * len(records)
         if jobs is not None and worth_a_job(len(records)):
             target.writer.check_limit()
-            if jobs.usage and jobs.usage[0] >= jobs.usage[1] * target.writer.pause_at_share:
-                raise ApiLimitReached(f"salesforce: API usage {jobs.usage[0]}/{jobs.usage[1]} is at or above "
-                                      f"{target.writer.pause_at_share:.0%} of the daily limit; writing is paused")
-            results = by_job(records)
+            jobs.check_limit(target.writer.pause_at_share)
+            results = by_job(jobs, records)
             self._pushed_at = jobs.server_time
             self._books.counters["bulk_jobs"] += 1
             self._books.counters["bulk_records"] += sum(r is not None for r in results)
