@@ -206,12 +206,5 @@ class CommittedOffsets:
             return 0
         return sum(max(tp.offset, 0) for tp in committed)
 
-    def end(self) -> int:
-        """How many messages the topic holds in all (its partitions' end offsets)."""
-        try:
-            return sum(self._probe.get_watermark_offsets(tp, timeout=5)[1] for tp in self._partitions)
-        except KafkaException:  # topic not there yet
-            return 0
-
     def close(self) -> None:
         self._probe.close()
