@@ -1,6 +1,6 @@
 """MongoDB -> Salesforce write-back, and echo writes in a bidirectional soak.
 
-    python bench/writeback.py [--records 10000] [--soak-minutes 10]
+    python bench/writeback.py [--records 10000] [--soak-minutes 10] [--bulk-write-threshold N]
 
 1. N Accounts are seeded and backfilled into MongoDB (two-way mapping).
 2. All N documents are updated in MongoDB; only the MongoDB capture and Salesforce apply
@@ -11,6 +11,9 @@
      single-threaded SecantusDB the pipeline reads and writes) to the last commit;
    - backlog: the mapping is paused, the N updates are made, and the clock runs from resume
      to the last commit, like the plain script, which is handed its changes ready-made.
+   `--bulk-write-threshold` sets SYNC_BULK_WRITE_THRESHOLD: a value above --records keeps the
+   write-back on sObject Collections, a lower one lets the governor send the backlog through
+   Bulk API 2.0 ingest jobs; both phases report the API calls they used.
 3. Soak: every worker runs while Salesforce edits go to one half of the records and MongoDB
    edits to the other half. A write by the sync to a Salesforce record that was only
    edited in Salesforce (or to a document only edited in MongoDB) is an echo write.
@@ -18,7 +21,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import random
+import sqlite3
 import tempfile
 import threading
 import time
@@ -100,6 +105,39 @@ def soak(stack, env, sf, control, collection, ids: list[str], minutes: float, wo
     }
 
 
+def kafka_backlog_phase(env: dict[str, str], control: EmulatorControl, collection, applied: CommittedOffsets,
+                        records: int, workdir: Path) -> dict:
+    """N changes already waiting in Kafka when sf-apply starts (it was down, or paused at the API
+    limit, while capture ran): the backlog the governor sees whole. The clock and the API calls
+    count from sf-apply's start (its login included) to its last commit."""
+    capture = start_consumers(env, workdir / "capture.log", only=("mongo-capture",))
+    collection.update_many({}, {"$set": {"description": "kafka backlog"}})
+    # The capture's own count of what Kafka acknowledged (its heartbeat): the topic's end offsets,
+    # as Tansu reported them in one run, fell short of what was acknowledged.
+    wait_until(lambda: _capture_published(workdir, capture.pid) >= records, timeout=1800, interval=0.5)
+    capture.terminate()
+    capture.wait(timeout=60)
+    usage_before, applied_before = control.usage()["used"], applied.total()
+    started = time.monotonic()
+    apply = start_consumers({**env, "LOG_LEVEL": "INFO"}, workdir / "kafka-backlog.log", only=("sf-apply",))
+    wait_until(lambda: applied.total() >= applied_before + records, timeout=1800, interval=0.2)
+    seconds = time.monotonic() - started
+    calls = control.usage()["used"] - usage_before
+    apply.terminate()
+    apply.wait(timeout=60)
+    _check_written_back(collection, "kafka backlog", records)
+    return {"seconds": round(seconds, 2), "salesforce_api_calls": calls,
+            "includes": "runconsumers start-up, Kafka read, read of current documents, Salesforce writes, write-back"}
+
+
+def _capture_published(workdir: Path, pid: int) -> int:
+    """Changes the mongo-capture of process `pid` published, from its heartbeat in the bench's database."""
+    with sqlite3.connect(workdir / "bench.sqlite3") as db:
+        row = db.execute("SELECT counters FROM connectors_workerstatus WHERE name LIKE 'mongo-capture:%' AND pid = ?",
+                         (pid,)).fetchone()
+    return int(json.loads(row[0]).get("events_published", 0)) if row else 0
+
+
 def _check_written_back(collection, value: str, expected: int) -> None:
     written_back = collection.count_documents({"_sync.base.Description": value})
     assert written_back == expected, f"only {written_back} of {expected} documents carry the write-back"
@@ -122,16 +160,21 @@ def main() -> None:
     parser.add_argument("--salesforce-latency-ms", type=int, default=0,
                         help="Delay every emulator API response, for both runs: a real org answers a "
                              "200-record composite call in roughly 0.3-2 s, the emulator in milliseconds.")
+    parser.add_argument("--bulk-write-threshold", type=int, default=None,
+                        help="SYNC_BULK_WRITE_THRESHOLD for the run (default: the product's, 10,000)")
     args = parser.parse_args()
 
     stack = start_stack(f"writeback-{args.records}", seed_accounts=args.records)
-    name = f"writeback-{args.records}" + (f"-latency{args.salesforce_latency_ms}" if args.salesforce_latency_ms else "")
+    latency = f"-latency{args.salesforce_latency_ms}" if args.salesforce_latency_ms else ""
+    bulk = f"-bulk{args.bulk_write_threshold}" if args.bulk_write_threshold else ""
+    name = f"writeback-{args.records}{latency}{bulk}"
+    threshold = {"SYNC_BULK_WRITE_THRESHOLD": str(args.bulk_write_threshold)} if args.bulk_write_threshold else {}
     try:
         sf = salesforce(stack)
         control = EmulatorControl(stack.salesforce_url, stack.salesforce_ca, sf.session_id)
         ids = [r["Id"] for r in sf.query_all("SELECT Id FROM Account")["records"]]
         workdir = Path(tempfile.mkdtemp(prefix="bench-writeback-"))
-        env = product_env(stack, workdir, SYNC_POLL_INTERVAL_SECONDS="1")
+        env = product_env(stack, workdir, SYNC_POLL_INTERVAL_SECONDS="1", **threshold)
         manage(env, "migrate", "--noinput")
         manage(env, "setupsync", "--objects", "Account", "--direction", "both")
         collection = MongoClient(stack.mongodb_uri, tz_aware=True)[env["MONGODB_DATABASE"]]["accounts"]
@@ -164,6 +207,7 @@ def main() -> None:
         time.sleep(2)  # capture closes its stream within a second of seeing the flag
         collection.update_many({}, {"$set": {"description": "backlog"}})
         applied_before = applied.total()
+        backlog_usage_before = control.usage()["used"]
         cpu = CpuSeconds({**stack_pids(stack), "runconsumers": write_back.pid})
         manage(env, "shell", "-c", PAUSE.format(paused=False))
         started = time.monotonic()
@@ -171,10 +215,12 @@ def main() -> None:
         wait_until(lambda: applied.total() >= applied_before + len(ids), timeout=1800, interval=0.2)
         backlog_seconds = time.monotonic() - started
         backlog_cpu = cpu.stop()
-        applied.close()
+        backlog_calls = control.usage()["used"] - backlog_usage_before
         _check_written_back(collection, "backlog", len(ids))
         write_back.terminate()
         write_back.wait(timeout=60)
+        kafka_backlog = kafka_backlog_phase(env, control, collection, applied, len(ids), workdir)
+        applied.close()
 
         cpu = CpuSeconds(stack_pids(stack))
         cpu.start()
@@ -195,7 +241,9 @@ def main() -> None:
                                  "records_per_second": round(len(ids) / backlog_seconds),
                                  "includes": "resume (up to 1 s), change stream, Kafka round trip, "
                                              "read of current documents, write-back",
-                                 "cpu_seconds": backlog_cpu},
+                                 "cpu_seconds": backlog_cpu, "salesforce_api_calls": backlog_calls},
+            "bulk_write_threshold": args.bulk_write_threshold,
+            "kafka_backlog": kafka_backlog,
             "plain_script": {"seconds": round(plain_seconds, 2),
                              "records_per_second": round(len(ids) / plain_seconds),
                              "cpu_seconds": plain_cpu,

@@ -21,6 +21,8 @@ COUNTER_LABELS: dict[str, str] = {
     "applied": "changes applied",
     "backfills_done": "backfills done",
     "broker_losses": "Kafka data losses recovered",
+    "bulk_jobs": "Bulk API ingest jobs run",
+    "bulk_records": "records written by Bulk API ingest jobs",
     "changes_read": "changes read",
     "checks": "checks",
     "conflicts": "conflicts opened",

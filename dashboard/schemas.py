@@ -55,6 +55,7 @@ class MappingOut(Schema):
     mongo_to_sf_behind_seconds: float | None = None
     api_used: int | None = None
     api_limit: int | None = None
+    write_back: str = ""  # how sf-apply writes this mapping's changes to Salesforce, and why
     open_errors: int = 0
     open_conflicts: int = 0
     open_drift: int | None = None

@@ -33,6 +33,7 @@ from connectors.operations.metrics import (
     worker_trouble,
 )
 from connectors.operations.platform_events import relay_topic_of
+from connectors.workers.apply.to_salesforce.governor import WritePath
 from dashboard.formatting import cluster_time_at
 from dashboard.schemas import (
     ActivityOut,
@@ -113,6 +114,18 @@ def _state(mapping: ObjectMapping, workers: list[WorkerStatus], recent_errors: i
     return "idle", "nothing to sync"
 
 
+def _write_back(mapping: ObjectMapping, workers: list[WorkerStatus]) -> str:
+    """The API-budget governor's latest choice for this mapping's writes to Salesforce, or ""."""
+    if not mapping.captures_mongodb:
+        return ""
+    for worker in workers:
+        if worker.name == f"sf-apply:{mapping.kafka.name}" and worker.state != "stopped":
+            path = WritePath.from_gauges(worker.counters, mapping.pk)
+            if path is not None:
+                return path.describe()
+    return ""
+
+
 def mapping_rows() -> list[MappingOut]:
     rows = list(ObjectMapping.objects.select_related("kafka").order_by("name"))
     ids = [m.pk for m in rows]
@@ -139,7 +152,7 @@ def mapping_rows() -> list[MappingOut]:
             cdc_replay_id=point.cdc_replay_id, cdc_replay_at=point.cdc_replay_at,
             events_published=point.sf_published + point.mongo_published, **figures,
             open_errors=open_errors.get(m.pk, 0), open_conflicts=open_conflicts.get(m.pk, 0),
-            open_drift=drift.get(m.pk, 0),
+            open_drift=drift.get(m.pk, 0), write_back=_write_back(m, workers),
             errors_url=_url("errors", f"?mapping={m.name}"), conflicts_url=_url("conflicts", f"?mapping={m.name}"),
             jobs=jobs.get(m.pk, []),
         ))

@@ -195,6 +195,9 @@ SYNC = {
     # A re-read of more records than this runs as one Bulk API 2.0 query job (a few API calls
     # per million records); smaller ones stay on REST queries (fewer calls, no job to wait for).
     "BULK_REREAD_THRESHOLD": _positive_int("SYNC_BULK_REREAD_THRESHOLD", 10_000),
+    # sf-apply writes a mapping's batch through one Bulk API 2.0 ingest job (a handful of API
+    # calls) instead of sObject Collections (a call per 200 records) from this backlog on.
+    "BULK_WRITE_THRESHOLD": _positive_int("SYNC_BULK_WRITE_THRESHOLD", 10_000),
     # Records per Bulk API results page (maxRecords): one API call each.
     "BULK_PAGE_SIZE": _positive_int("SYNC_BULK_PAGE_SIZE", 50_000),
     # Records whose SystemModstamp is this close to "now" are re-read on the next

@@ -74,6 +74,20 @@ class BatchConsumer:
             data = [m for m in data if (m.topic(), m.partition()) not in self._held]
         return data
 
+    def remaining(self, ask_broker: bool = False, timeout: float = 5.0) -> dict[str, int]:
+        """Per topic, the messages Kafka holds past what this consumer has handed out. Without
+        `ask_broker`, from the high watermarks its last fetches brought back, which go stale
+        while its prefetch queue is full; with it, from one request per assigned partition.
+        Partitions not fetched from yet are left out: the figure may be low, never high."""
+        found: dict[str, int] = {}
+        for tp in self._consumer.position(self._consumer.assignment()):
+            if tp.offset < 0:
+                continue
+            _, high = self._consumer.get_watermark_offsets(tp, timeout=timeout, cached=not ask_broker)
+            if high >= 0:
+                found[tp.topic] = found.get(tp.topic, 0) + max(0, high - tp.offset)
+        return found
+
     def _rebuild(self, reason: str) -> None:
         """Replace a consumer that hit a fatal error (e.g. fenced): the new one joins the group
         and resumes at the committed offsets, so nothing uncommitted is skipped."""

@@ -1,4 +1,6 @@
 """Bulk API 2.0 query jobs: run SOQL as a job and read its results page by page, as dicts.
+`BulkJobs`, the HTTP plumbing and the wait for a job to end, is shared with ingest jobs
+(`connectors.salesforce.bulk_ingest`).
 
 Why not simple-salesforce's own ``sf.bulk2`` (which works against the emulator and a real org
 alike): its ``query()`` sleeps ``wait`` seconds (5 by default) before the first status poll and
@@ -18,6 +20,7 @@ from typing import Any
 import requests
 from simple_salesforce import Salesforce
 from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay, wait_exponential
+from tenacity.stop import stop_base
 
 log = logging.getLogger(__name__)
 
@@ -29,29 +32,41 @@ LAST_PAGE = "null"
 REQUEST_TIMEOUT_SECONDS = 120.0
 
 
-class BulkQueryError(RuntimeError):
-    """The query job was refused (bad SOQL: ``job_id`` is None), ended Failed or Aborted,
-    or did not finish in time; ``state`` and ``message`` say which and why."""
+class BulkJobError(RuntimeError):
+    """A job was refused (``job_id`` is None), ended Failed or Aborted, or did not finish in
+    time; ``state`` and ``message`` say which and why."""
+
+    kind = "job"
 
     def __init__(self, message: str, job_id: str | None = None, state: str | None = None) -> None:
-        super().__init__(f"Bulk API query job {job_id or '(not created)'} {state or 'refused'}: {message}")
+        super().__init__(f"Bulk API {self.kind} job {job_id or '(not created)'} {state or 'refused'}: {message}")
         self.job_id, self.state, self.message = job_id, state, message
 
 
-class BulkQuery:
-    """Runs Bulk API 2.0 query jobs through a logged-in simple-salesforce client (or a callable
-    returning the current one).
+class BulkQueryError(BulkJobError):
+    """The query job was refused (bad SOQL: ``job_id`` is None), ended Failed or Aborted,
+    or did not finish in time."""
 
-    ``page_size`` is the ``maxRecords`` of each results request (Salesforce may send fewer);
-    ``timeout`` bounds the wait for the job to finish; the status poll starts at
-    ``first_poll`` seconds and doubles up to ``max_poll``.
+    kind = "query"
+
+
+class BulkJobs:
+    """What query and ingest jobs share: HTTP calls through a logged-in simple-salesforce client
+    (or a callable returning the current one), counted in ``calls``, and the wait for a job to end.
+
+    Every call carries the client's ``Sforce-Call-Options`` (our client name), so writes a job
+    makes are told apart as the sync's own (CDC ``changeOrigin``). ``timeout`` bounds the wait for
+    a job to end; the status poll starts at ``first_poll`` seconds and doubles up to ``max_poll``.
     """
 
-    def __init__(self, sf: Salesforce | Callable[[], Salesforce], page_size: int = 50_000, timeout: float = 600.0,
+    #: "query" or "ingest": the jobs' resource under ``jobs/``.
+    kind = ""
+    error: type[BulkJobError] = BulkJobError
+
+    def __init__(self, sf: Salesforce | Callable[[], Salesforce], timeout: float = 600.0,
                  first_poll: float = 0.05, max_poll: float = 5.0) -> None:
         # A callable is asked for the logged-in client at each call, so a new login carries over.
         self._sf: Callable[[], Salesforce] = sf if callable(sf) else (lambda: sf)
-        self.page_size = page_size
         self.timeout = timeout
         self.first_poll = first_poll
         self.max_poll = max_poll
@@ -61,6 +76,68 @@ class BulkQuery:
     @staticmethod
     def _jobs_url(sf: Salesforce) -> str:
         return getattr(sf, "bulk2_url", None) or f"{sf.base_url}jobs/"
+
+    def info(self, job_id: str) -> dict | None:
+        """The job's info (``state``, ``errorMessage``, counts...); None if Salesforce no longer
+        has it (deleted, or expired after seven days)."""
+        r = self._call("GET", f"{self.kind}/{job_id}")
+        if r.status_code == 404:
+            return None
+        r.raise_for_status()
+        return r.json()
+
+    def discard(self, job_id: str) -> None:
+        """Abort the job if it still runs, then delete it (frees its results); never raises."""
+        try:
+            info = self.info(job_id)
+            if info is None:
+                return
+            if info["state"] not in FINAL_STATES:
+                self._call("PATCH", f"{self.kind}/{job_id}", json={"state": "Aborted"})
+            self._call("DELETE", f"{self.kind}/{job_id}")
+        except requests.RequestException as exc:
+            log.warning("could not delete Bulk API %s job %s: %s", self.kind, job_id, exc)
+
+    def _call(self, method: str, path: str, **kw: Any) -> requests.Response:
+        sf = self._sf()
+        headers = {"Authorization": f"Bearer {sf.session_id}", "Accept": "application/json",
+                   **{k: v for k, v in sf.headers.items() if k == "Sforce-Call-Options"}, **kw.pop("headers", {})}
+        kw.setdefault("timeout", REQUEST_TIMEOUT_SECONDS)
+        self.calls += 1
+        return sf.session.request(method, self._jobs_url(sf) + path, headers=headers, **kw)
+
+    def _job_info(self, job_id: str) -> dict:
+        info = self.info(job_id)
+        if info is None:
+            raise self.error("the job no longer exists", job_id, "Deleted")
+        return info
+
+    def _wait(self, job_id: str, give_up: Callable[[], bool] = lambda: False) -> dict:
+        """The job's info once it reached a final state. Raises the job's error after ``timeout``,
+        or as soon as ``give_up()`` is true."""
+        def timed_out(state: RetryCallState) -> dict:
+            last = state.outcome.result() if state.outcome and not state.outcome.failed else {}
+            why = "given up: the worker is stopping" if give_up() else f"not finished after {self.timeout:g}s"
+            raise self.error(why, job_id, last.get("state"))
+
+        poll = Retrying(retry=retry_if_result(lambda info: info["state"] not in FINAL_STATES),
+                        wait=wait_exponential(multiplier=self.first_poll, max=self.max_poll),
+                        stop=stop_after_delay(self.timeout) | _StopWhen(give_up),
+                        retry_error_callback=timed_out)
+        return poll(self._job_info, job_id)
+
+
+class BulkQuery(BulkJobs):
+    """Runs Bulk API 2.0 query jobs. ``page_size`` is the ``maxRecords`` of each results
+    request (Salesforce may send fewer)."""
+
+    kind = "query"
+    error = BulkQueryError
+
+    def __init__(self, sf: Salesforce | Callable[[], Salesforce], page_size: int = 50_000, timeout: float = 600.0,
+                 first_poll: float = 0.05, max_poll: float = 5.0) -> None:
+        super().__init__(sf, timeout, first_poll, max_poll)
+        self.page_size = page_size
 
     def pages(self, soql: str, include_deleted: bool = False) -> Iterator[list[dict[str, str | None]]]:
         """Run ``soql`` (``queryAll`` with ``include_deleted``) and yield its records a page at a time.
@@ -99,15 +176,6 @@ class BulkQuery:
             raise BulkQueryError(_error_text(r))
         return r.json()["id"]
 
-    def info(self, job_id: str) -> dict | None:
-        """The job's info (``state``, ``errorMessage``...); None if Salesforce no longer has it
-        (deleted, or its results expired after seven days)."""
-        r = self._call("GET", f"query/{job_id}")
-        if r.status_code == 404:
-            return None
-        r.raise_for_status()
-        return r.json()
-
     def open_page(self, job_id: str, locator: str = "") -> ResultsPage:
         """The results page at ``locator`` ("" for the first) of a completed job, streamed: its
         rows are parsed as they arrive. Use it as a context manager (closes the response)."""
@@ -120,42 +188,15 @@ class BulkQuery:
             raise BulkQueryError(_error_text(r), job_id, "JobComplete")
         return ResultsPage(r)
 
-    def discard(self, job_id: str) -> None:
-        """Abort the job if it still runs, then delete it (frees its results); never raises."""
-        try:
-            info = self.info(job_id)
-            if info is None:
-                return
-            if info["state"] not in FINAL_STATES:
-                self._call("PATCH", f"query/{job_id}", json={"state": "Aborted"})
-            self._call("DELETE", f"query/{job_id}")
-        except requests.RequestException as exc:
-            log.warning("could not delete Bulk API query job %s: %s", job_id, exc)
 
-    # -- HTTP ------------------------------------------------------------------------
-    def _call(self, method: str, path: str, **kw: Any) -> requests.Response:
-        sf = self._sf()
-        headers = {"Authorization": f"Bearer {sf.session_id}", "Accept": "application/json",
-                   **kw.pop("headers", {})}
-        kw.setdefault("timeout", REQUEST_TIMEOUT_SECONDS)
-        self.calls += 1
-        return sf.session.request(method, self._jobs_url(sf) + path, headers=headers, **kw)
+class _StopWhen(stop_base):
+    """Stop retrying once `condition()` holds (the worker is asked to stop)."""
 
-    def _job_info(self, job_id: str) -> dict:
-        info = self.info(job_id)
-        if info is None:
-            raise BulkQueryError("the job no longer exists", job_id, "Deleted")
-        return info
+    def __init__(self, condition: Callable[[], bool]) -> None:
+        self._condition = condition
 
-    def _wait(self, job_id: str) -> dict:
-        def timed_out(state: RetryCallState) -> dict:
-            last = state.outcome.result() if state.outcome else {}
-            raise BulkQueryError(f"not finished after {self.timeout:g}s", job_id, last.get("state"))
-
-        poll = Retrying(retry=retry_if_result(lambda info: info["state"] not in FINAL_STATES),
-                        wait=wait_exponential(multiplier=self.first_poll, max=self.max_poll),
-                        stop=stop_after_delay(self.timeout), retry_error_callback=timed_out)
-        return poll(self._job_info, job_id)
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self._condition()
 
 
 class ResultsPage:

@@ -12,6 +12,7 @@ from django.conf import settings
 class WorkerConfig:
     client_name: str  # names the sync's own Salesforce writes (Sforce-Call-Options), for echo detection
     apply_batch_size: int
+    bulk_write_threshold: int  # sf-apply's backlog from which a batch goes by Bulk API ingest job
     reread_chunk_size: int
     capture_lookback: timedelta
     api_pause_at_share: float
@@ -26,6 +27,7 @@ class WorkerConfig:
         return cls(
             client_name=sync["CLIENT_NAME"],
             apply_batch_size=sync["APPLY_BATCH_SIZE"],
+            bulk_write_threshold=sync["BULK_WRITE_THRESHOLD"],
             reread_chunk_size=sync["REREAD_CHUNK_SIZE"],
             capture_lookback=timedelta(seconds=sync["CAPTURE_LOOKBACK_SECONDS"]),
             api_pause_at_share=sync["API_PAUSE_AT_SHARE"],

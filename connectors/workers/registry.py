@@ -93,7 +93,8 @@ def _sf_applies(ctx: BuildContext) -> list[Worker]:
     config = ctx.config
     return [SalesforceApply(cluster, batch_size=config.apply_batch_size, should_stop=ctx.stop.is_set,
                             pause_at_share=config.api_pause_at_share, parallel_calls=config.salesforce_parallel_calls,
-                            timeline_retention=config.timeline_retention)
+                            timeline_retention=config.timeline_retention,
+                            bulk_write_threshold=config.bulk_write_threshold)
             for cluster in _clusters_of(ctx.from_mongodb)]
 
 

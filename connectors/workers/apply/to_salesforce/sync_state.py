@@ -32,21 +32,25 @@ class WriteBackSyncState:
         self._write_backs = write_backs
         self._retrying = retrying
 
-    def __call__(self, target: Target, written: list[tuple[Pending, RecordResult]]) -> None:
-        """Start writing back what these successful writes taught their documents."""
+    def __call__(self, target: Target, written: list[tuple[Pending, RecordResult]],
+                 pushed_at: datetime | None = None) -> None:
+        """Start writing back what these successful writes taught their documents; `pushed_at` is
+        Salesforce's clock once they landed (by default that of the writer's last call)."""
         if not written:
             return
         now = datetime.now(timezone.utc)
-        updates = [UpdateOne({"_id": p.document["_id"]}, {"$set": self._fields(target, p, result, now)})
+        pushed_at = pushed_at or target.writer.server_time
+        updates = [UpdateOne({"_id": p.document["_id"]}, {"$set": self._fields(target, p, result, now, pushed_at)})
                    for p, result in written]
 
         def write() -> None:
             self._retrying(lambda: target.collection.bulk_write(updates, ordered=False))
         self._write_backs.submit(write, (str(p.document["_id"]) for p, _ in written))
 
-    def _fields(self, target: Target, pending: Pending, result: RecordResult, now: datetime) -> dict[str, Any]:
+    def _fields(self, target: Target, pending: Pending, result: RecordResult, now: datetime,
+                pushed_at: datetime) -> dict[str, Any]:
         spec = target.spec
-        fields = sync_state_set(pending.document, pending.sent, target.writer.server_time, pending.changed_at, now)
+        fields = sync_state_set(pending.document, pending.sent, pushed_at, pending.changed_at, now)
         if result.id and not pending.document.get(spec.key_field):
             fields[spec.key_field] = result.id
         external_id = next((f.mongo_field for f in spec.fields if f.sf_field == spec.sf_external_id_field), None)
