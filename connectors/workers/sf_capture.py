@@ -76,6 +76,8 @@ class SalesforceCapture:
         return api_usage_gauges(self.mapping.org_id, self.client)
 
     def idle_seconds(self) -> float:
+        if standby := self._lease.retry_in():
+            return standby
         if self._reread.active and not self._held:
             return 0.0  # the step itself interleaves the polls with the re-read's chunks
         return max(0.0, self._next_poll_at - time.monotonic())

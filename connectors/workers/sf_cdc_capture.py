@@ -107,7 +107,7 @@ class SalesforceCdcCapture:
     def idle_seconds(self) -> float:
         if self._paused.any():
             return RECHECK_SECONDS
-        return 0.0  # the step itself waits up to POLL_SECONDS for events
+        return self._lease.retry_in()  # the step itself waits up to POLL_SECONDS for events
 
     # -- the loop -------------------------------------------------------------------------
 
