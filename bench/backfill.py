@@ -4,7 +4,7 @@ upserts), in the same run, on the same services. Also the peak RSS of runconsume
 per record, and the Salesforce API calls each side made (the emulator's daily usage counter).
 
     python bench/backfill.py [--accounts 100000] [--bulk-threshold N] [--no-plain] [--processes N]
-                             [--range-size N]
+                             [--range-size N] [--salesforce-latency-ms M]
 
 A re-read of more than --bulk-threshold records runs as one Bulk API 2.0 query job (the
 product's SYNC_BULK_REREAD_THRESHOLD); a threshold above --accounts keeps it on REST pages.
@@ -12,7 +12,9 @@ Start-up is timed to the first committed offset of the re-read (the first batch 
 --no-plain leaves the plain script out (memory runs at a million records). --processes N runs N
 `runconsumers` side by side (each with every worker kind), and reports the CPU each of them and
 each service used; --range-size sets SYNC_REREAD_RANGE_SIZE, the records per key range of a split
-re-read. BENCH_PYSPY=/dir/name samples every runconsumers and SecantusDB with py-spy.
+re-read; --salesforce-latency-ms delays every Salesforce API answer to our pipeline by M ms (a real
+org's pace; the plain script runs before it is set). BENCH_PYSPY=/dir/name samples every
+runconsumers and SecantusDB with py-spy.
 """
 from __future__ import annotations
 
@@ -87,6 +89,8 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1, help="runconsumers processes side by side")
     parser.add_argument("--range-size", type=int, default=None,
                         help="records per key range of a split re-read (SYNC_REREAD_RANGE_SIZE)")
+    parser.add_argument("--salesforce-latency-ms", type=int, default=0,
+                        help="delay every Salesforce API answer to the pipeline by this much")
     args = parser.parse_args()
 
     stack = start_stack(f"backfill-{args.accounts}", seed_accounts=args.accounts)
@@ -107,6 +111,8 @@ def main() -> None:
             plain_moved, plain_seconds = plain_script(stack, database)
             plain_calls = control.usage()["used"] - calls_before
 
+        if args.salesforce_latency_ms:
+            control.set_faults(latency_ms=args.salesforce_latency_ms)
         manage(env, "migrate", "--noinput")
         manage(env, "setupsync", "--objects", "Account", "--direction", "sf_to_mongo")
         calls_before = control.usage()["used"]
@@ -140,13 +146,15 @@ def main() -> None:
         plain = None if args.no_plain else {
             "records": plain_moved, "seconds": round(plain_seconds, 2),
             "records_per_second": round(plain_moved / plain_seconds), "api_calls": plain_calls}
-        suffix = f"-x{args.processes}" if args.processes > 1 else ""
+        suffix = (f"-x{args.processes}" if args.processes > 1 else "") + (
+            f"-latency{args.salesforce_latency_ms}" if args.salesforce_latency_ms else "")
         save(f"backfill-{args.accounts}{suffix}", {
             "accounts": total,
             "load_average": [round(x, 2) for x in os.getloadavg()],
             "plain_script": plain,
             "processes": args.processes,
             "reread_range_size": args.range_size,
+            "salesforce_latency_ms": args.salesforce_latency_ms,
             "cpu_seconds_by_process": cpu_by_process,
             "pipeline": {"records": total, "seconds": round(ours_seconds, 2),
                          "records_per_second": round(total / ours_seconds),

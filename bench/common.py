@@ -83,8 +83,11 @@ def profile(pid: int, label: str) -> None:
 
 def _profile(pid: int, output: Path) -> None:
     spy = Path(sys.executable).with_name("py-spy")
+    # BENCH_PYSPY_IDLE=1: every thread, waiting ones too, each named: where a thread waits, not
+    # only which one holds the GIL.
+    which = ["--idle", "--threads"] if os.environ.get("BENCH_PYSPY_IDLE") else ["--gil"]
     argv = [str(spy) if spy.exists() else "py-spy", "record", "--pid", str(pid), "--format", "raw",
-            "--nonblocking", "--gil", "--rate", "50", "--output", str(output)]
+            "--nonblocking", *which, "--rate", "50", "--output", str(output)]
     _PROFILERS.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
 

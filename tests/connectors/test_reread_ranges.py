@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from connectors.models import CaptureCheckpoint, ObjectMapping, RereadRange, SyncJob
+from connectors.models import CaptureCheckpoint, ObjectMapping, RereadRange, SalesforceOrg, SyncJob
 from connectors.operations import jobs
 from connectors.salesforce.id_ranges import boundaries
 from connectors.wiring import kafka_settings, salesforce_client
@@ -18,6 +18,7 @@ from connectors.workers.mongo_apply import MongoApply
 from connectors.workers.mongo_reread import MongoRereadApply
 from connectors.workers.reread_ranges import RangeWorker
 from connectors.workers.sf_capture import SalesforceCapture
+from connectors.workers.sf_cdc_capture import SalesforceCdcCapture
 from tests.connectors.helpers import step_until
 from tests.connectors.test_backfill_live import accounts, create_accounts, name_in_mongo, of_type, synced
 
@@ -156,3 +157,27 @@ def test_live_edits_arrive_while_the_ranges_are_read(sf, mongo, split):
     last = current_ranges()[-1]
     assert created in ids_in(last, everything(sf)) and last.published == len(ids_in(last, everything(sf))), \
         "the last range, with no upper bound, read the record created meanwhile"
+
+
+def test_a_cdc_capture_leaves_its_split_initial_load_to_the_ranges(sf, mongo, make_workers, sync_settings, stack,
+                                                                    emulator):
+    emulator.set_cdc("Account", True)
+    sync_settings["REREAD_CHUNK_SIZE"] = CHUNK
+    sync_settings["REREAD_RANGE_SIZE"] = RANGE
+    if len(accounts(sf)) < 4 * RANGE:
+        create_accounts(sf, 4 * RANGE, "Key Range")
+
+    def cdc(mapping: ObjectMapping) -> None:
+        mapping.capture_mode = ObjectMapping.CaptureMode.CDC
+        SalesforceOrg.objects.filter(pk=mapping.org_id).update(pubsub_endpoint=stack.salesforce_pubsub_address)
+
+    workers = make_workers(prepare=cdc, kinds=("sf-capture", "mongo-apply"), direction="sf_to_mongo")
+    capture, ranges = of_type(workers, SalesforceCdcCapture), of_type(workers, RangeWorker)
+    step_until([capture], lambda: capture._reread.split, message="the initial load split into key ranges")
+    step_until(workers, lambda: synced(sf, mongo) and CaptureCheckpoint.objects.get().backfill_done,
+               message="the initial load read by the range worker")
+    assert ranges.counters["records_reread"] == len(everything(sf)) and capture.counters["records_reread"] == 0
+    record = min(everything(sf))
+    sf.Account.update(record, {"Name": "Streamed After Key Ranges"})
+    step_until(workers, lambda: name_in_mongo(mongo, record) == "Streamed After Key Ranges", timeout=20,
+               message="the change event in MongoDB")
