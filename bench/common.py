@@ -69,18 +69,25 @@ def start_consumers(env: dict[str, str], log: Path, only: tuple[str, ...] = ()) 
     with log.open("wb") as out:
         process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     _STARTED.append(process)
-    if profile := os.environ.get("BENCH_PYSPY"):
-        _profile(process.pid, Path(profile).with_suffix(f".{len(_STARTED)}.txt"))
+    profile(process.pid, str(len(_STARTED)))
     return process
 
 
+def profile(pid: int, label: str) -> None:
+    """With BENCH_PYSPY=/dir/name, sample `pid` with py-spy until it exits into /dir/name.<label>.txt:
+    raw collapsed stacks of the thread holding the GIL, taken without pausing the process (its CPU
+    time is not inflated). py-spy is not a project dependency (`pip install py-spy` into the venv)."""
+    if where := os.environ.get("BENCH_PYSPY"):
+        _profile(pid, Path(where).with_suffix(f".{label}.txt"))
+
+
 def _profile(pid: int, output: Path) -> None:
-    """Sample `pid` with py-spy until it exits: raw collapsed stacks of the thread holding the
-    GIL, taken without pausing the process (its CPU time is not inflated). BENCH_PYSPY=/dir/name
-    says where; py-spy is not a project dependency (`pip install py-spy` into the venv)."""
     spy = Path(sys.executable).with_name("py-spy")
+    # BENCH_PYSPY_IDLE=1: every thread, waiting ones too, each named: where a thread waits, not
+    # only which one holds the GIL.
+    which = ["--idle", "--threads"] if os.environ.get("BENCH_PYSPY_IDLE") else ["--gil"]
     argv = [str(spy) if spy.exists() else "py-spy", "record", "--pid", str(pid), "--format", "raw",
-            "--nonblocking", "--gil", "--rate", "50", "--output", str(output)]
+            "--nonblocking", *which, "--rate", "50", "--output", str(output)]
     _PROFILERS.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
 
@@ -96,9 +103,13 @@ def stop_started() -> None:
     while _PROFILERS:
         profiler = _PROFILERS.pop()
         try:
-            profiler.wait(timeout=30)  # writes its output once the sampled process is gone
-        except subprocess.TimeoutExpired:
-            stop_process(profiler)
+            profiler.wait(timeout=10)  # writes its output once the sampled process is gone
+        except subprocess.TimeoutExpired:  # a service still running: py-spy writes it on SIGINT
+            profiler.send_signal(signal.SIGINT)
+            try:
+                profiler.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                stop_process(profiler)
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 60.0) -> None:

@@ -4,6 +4,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
 "$VENV/bin/python" bench/backfill.py --accounts "${BENCH_ACCOUNTS:-100000}"
+# Two runconsumers on one backfill in key ranges: at the emulator's pace, then at a real org's
+# (800 ms a call, REST), one process and two; and what the embedded MongoDB takes from 1 and 2 writers.
+"$VENV/bin/python" bench/backfill.py --accounts "${BENCH_ACCOUNTS:-100000}" --no-plain --processes 2 --range-size 25000
+"$VENV/bin/python" bench/backfill.py --accounts 30000 --no-plain --bulk-threshold 100000000 --range-size 7500 \
+    --salesforce-latency-ms 800
+"$VENV/bin/python" bench/backfill.py --accounts 30000 --no-plain --bulk-threshold 100000000 --range-size 7500 \
+    --salesforce-latency-ms 800 --processes 2
+"$VENV/bin/python" bench/mongo_writers.py
 "$VENV/bin/python" bench/latency.py --rate 50 --seconds "${BENCH_LATENCY_SECONDS:-60}"
 "$VENV/bin/python" bench/latency.py --rate 50 --seconds "${BENCH_LATENCY_SECONDS:-60}" --capture cdc
 # CDC at issue 12's rates; 1,000 edits/s as sObject Collections updates of 200 (see the script's --help).

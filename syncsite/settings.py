@@ -200,6 +200,9 @@ SYNC = {
     "BULK_WRITE_THRESHOLD": _positive_int("SYNC_BULK_WRITE_THRESHOLD", 10_000),
     # Records per Bulk API results page (maxRecords): one API call each.
     "BULK_PAGE_SIZE": _positive_int("SYNC_BULK_PAGE_SIZE", 50_000),
+    # A re-read of more records than this is split into key ranges (Id ranges) of about this
+    # many, which any runconsumers process running sf-capture may read (PK chunking's default).
+    "REREAD_RANGE_SIZE": _positive_int("SYNC_REREAD_RANGE_SIZE", 100_000),
     # Records whose SystemModstamp is this close to "now" are re-read on the next
     # poll: a transaction that commits late can carry an earlier stamp.
     "CAPTURE_LOOKBACK_SECONDS": _positive_float("SYNC_CAPTURE_LOOKBACK_SECONDS", 5.0),

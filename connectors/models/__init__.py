@@ -13,11 +13,12 @@ from connectors.models.checkpoints import (
 from connectors.models.connections import KafkaCluster, MongoTarget, SalesforceOrg
 from connectors.models.mappings import EventRelay, FieldMapping, ObjectMapping, SchemaDrift, SchemaSnapshot
 from connectors.models.queues import Conflict, SyncError, WaitingChange
+from connectors.models.reread_ranges import RereadRange
 
 __all__ = [
     "Alert", "AlertDestination", "AlertNotice", "AlertRule", "AppliedOffset", "AuditEntry", "CaptureCheckpoint",
     "CapturePosition", "Conflict", "EventRelay", "FieldMapping",
     "KafkaCluster", "MetricSample", "MongoCheckpoint", "MongoTarget", "ObjectMapping", "PublishMark",
-    "RecordEvent", "ReplayCheckpoint", "SalesforceOrg", "SchemaDrift", "SchemaSnapshot", "SyncError",
+    "RecordEvent", "ReplayCheckpoint", "RereadRange", "SalesforceOrg", "SchemaDrift", "SchemaSnapshot", "SyncError",
     "SyncJob", "WaitingChange", "WorkerStatus",
 ]

@@ -20,15 +20,19 @@ def capture_query(sf_object: str, fields: list[str], since: datetime | None) -> 
 
 
 def chunk_query(sf_object: str, fields: list[str], after_id: str, limit: int | None,
-                since: datetime | None = None, ordered: bool = True) -> str:
-    """SELECT the next `limit` records by Id after `after_id` (changed at or after `since`): one
-    chunk of a re-read; `limit` None and not `ordered` for a Bulk API job (ORDER BY would turn
-    off its PK chunking). Keyset paging on Id needs no server-side cursor, so a chunk is read
-    as it is now and nothing read earlier decides what a later chunk holds."""
-    if after_id and not after_id.isalnum():
-        raise ValueError(f"{after_id!r} is not a Salesforce record id")
+                since: datetime | None = None, ordered: bool = True, upto_id: str = "") -> str:
+    """SELECT the next `limit` records by Id after `after_id` (up to `upto_id`, the end of a key
+    range; changed at or after `since`): one chunk of a re-read; `limit` None and not `ordered`
+    for a Bulk API job (ORDER BY would turn off its PK chunking). Keyset paging on Id needs no
+    server-side cursor, so a chunk is read as it is now and nothing read earlier decides what a
+    later chunk holds."""
+    for bound in (after_id, upto_id):
+        if bound and not bound.isalnum():
+            raise ValueError(f"{bound!r} is not a Salesforce record id")
     selected = list(dict.fromkeys([*SYSTEM_FIELDS, *fields]))
     conditions = [f"Id > '{after_id}'"] if after_id else []
+    if upto_id:
+        conditions.append(f"Id <= '{upto_id}'")
     if since is not None:
         conditions.append(f"SystemModstamp >= {format_sf_datetime(since)}")
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
@@ -46,3 +50,8 @@ def count_query(sf_object: str, since: datetime | None = None) -> str:
 def newest_query(sf_object: str) -> str:
     """The newest change of the object: where live polling starts when a re-read loads the rest."""
     return f"SELECT Id, SystemModstamp FROM {sf_object} ORDER BY SystemModstamp DESC LIMIT 1"
+
+
+def edge_id_query(sf_object: str, last: bool) -> str:
+    """The object's first (or last) Id, deleted records included: the span a split re-read cuts."""
+    return f"SELECT Id FROM {sf_object} ORDER BY Id {'DESC' if last else 'ASC'} LIMIT 1"

@@ -58,7 +58,7 @@ class RelayCapture:
         self._positions = CapturePositions(self.name, relay.kafka, kafka, self.topic, self._producer, relay.replay_id)
 
     def idle_seconds(self) -> float:
-        return 0.0  # the step itself waits up to POLL_SECONDS for events
+        return self._lease.retry_in()  # the step itself waits up to POLL_SECONDS for events
 
     def step(self) -> bool:
         if not self._lease.hold():

@@ -86,7 +86,7 @@ class MongoCapture:
     def idle_seconds(self) -> float:
         if self._paused.any():
             return RECHECK_SECONDS
-        return 0.0  # the change stream's own await time paces the loop
+        return self._lease.retry_in()  # the change stream's own await time paces the loop
 
     def step(self) -> bool:
         if not self._lease.hold():

@@ -19,6 +19,7 @@ from connectors.workers.metrics_sampler import MetricsSampler
 from connectors.workers.mongo_apply import MongoApply
 from connectors.workers.mongo_capture import MongoCapture
 from connectors.workers.mongo_reread import MongoRereadApply
+from connectors.workers.reread_ranges import RangeWorker
 from connectors.workers.schema_watch import SchemaWatch
 from connectors.workers.sf_apply import SalesforceApply
 from connectors.workers.sf_capture import ProgressCallback, SalesforceCapture
@@ -70,6 +71,10 @@ def _sf_captures(ctx: BuildContext) -> list[Worker]:
         else:
             workers.append(SalesforceCapture(mapping, client, kafka, owner=ctx.owner, lookback=config.capture_lookback,
                                              progress=ctx.progress, chunk_size=config.reread_chunk_size))
+        # Every process running sf-capture reads key ranges of a split re-read, the capture
+        # lease's holder or not, in a thread of its own beside live capture.
+        workers.append(RangeWorker(mapping, salesforce_client(mapping.org, should_stop=ctx.stop.is_set), kafka,
+                                   owner=ctx.owner, chunk_size=config.reread_chunk_size, progress=ctx.progress))
     return workers
 
 
@@ -118,7 +123,8 @@ def _if_any_mapping(build: Callable[[BuildContext], Worker]) -> Callable[[BuildC
 
 
 WORKER_TABLE: tuple[WorkerKind, ...] = (
-    WorkerKind("sf-capture", "Salesforce changes (polling or CDC) to Kafka, one per mapping",
+    WorkerKind("sf-capture", "Salesforce changes (polling or CDC) to Kafka, one per mapping; and the key ranges "
+               "of a split backfill (sf-reread), shared by every process running sf-capture",
                "a mapping captured from Salesforce", _sf_captures),
     WorkerKind("mongo-apply", "Kafka to MongoDB: live changes, and re-read rows on a consumer of their own",
                "a mapping captured from Salesforce", _mongo_applies),

@@ -22,6 +22,11 @@ Salesforce no longer has the job (deleted, results expired) or fails it, the row
 `reread_after_id` (the job's lower bound) are read again, by a new job or over REST; the apply
 side skips the rows MongoDB already holds.
 
+A re-read of more than SYNC["REREAD_RANGE_SIZE"] records is split into key ranges of the
+object's Id space when it starts (connectors.workers.key_ranges, as PK chunking does), each with
+its own lease and position, read by the sf-reread workers of every runconsumers process that runs
+sf-capture (connectors.workers.reread_ranges): the capture worker then runs no chunks itself.
+
 The position (every record up to `reread_after_id` is in Kafka) is on the mapping's
 CaptureCheckpoint, moved only after Kafka acknowledged the chunk, so a restart resumes the
 re-read where it was. Each row carries a header naming the checkpoint and the re-read's
@@ -47,6 +52,7 @@ from connectors.models import CaptureCheckpoint, ObjectMapping
 from connectors.salesforce.bulk import LAST_PAGE, BulkQuery, BulkQueryError, ResultsPage
 from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.polling import chunk_query, count_query
+from connectors.workers import key_ranges
 from connectors.workers.sf_envelopes import record_envelope
 
 log = logging.getLogger(__name__)
@@ -83,6 +89,10 @@ class Reread:
         self._producer = producer
         self._checkpoint_id = checkpoint_id
         self._progress = progress
+        self.label = "re-read"
+        self.upto_id = ""  # the last Id this re-read reads ("": no end); a key range has one
+        self.split = False  # read in key ranges by the sf-reread workers, not by this one's steps
+        self.loaded = False  # the checkpoint says the whole object has been read (backfill_done)
         self.bulk_threshold: int = settings.SYNC["BULK_REREAD_THRESHOLD"]
         self.bulk = BulkQuery(lambda: client.call(lambda sf: sf), page_size=settings.SYNC["BULK_PAGE_SIZE"])
         self._page: ResultsPage | None = None  # the Bulk results page being published, open across steps
@@ -97,9 +107,17 @@ class Reread:
 
     def reload(self) -> None:
         """Take the state from the checkpoint (after a restart, or a lost lease)."""
+        self._load()
+        # The open page is kept only where the checkpoint says this process left it (a reload
+        # comes with every poll); else it is fetched again at the saved locator.
+        if self._page_at != (self.generation, self.bulk_job, self.bulk_locator, self.bulk_row):
+            self._close_page()
+
+    def _load(self) -> None:
         row = CaptureCheckpoint.objects.values(
             "reread_reason", "reread_after_id", "reread_since", "reread_generation", "reread_total",
-            "reread_published", "reread_bulk_job", "reread_bulk_locator", "reread_bulk_row").get(pk=self._checkpoint_id)
+            "reread_published", "reread_bulk_job", "reread_bulk_locator", "reread_bulk_row",
+            "backfill_done").get(pk=self._checkpoint_id)
         self.reason: str = row["reread_reason"]
         self.after_id: str = row["reread_after_id"]
         self.since: datetime | None = row["reread_since"]
@@ -109,17 +127,22 @@ class Reread:
         self.bulk_job: str = row["reread_bulk_job"]
         self.bulk_locator: str = row["reread_bulk_locator"]
         self.bulk_row: int = row["reread_bulk_row"]
-        # The open page is kept only where the checkpoint says this process left it (a reload
-        # comes with every poll); else it is fetched again at the saved locator.
-        if self._page_at != (self.generation, self.bulk_job, self.bulk_locator, self.bulk_row):
-            self._close_page()
+        self.loaded = row["backfill_done"]
+        self.split = bool(self.reason) and key_ranges.is_split(self._checkpoint_id, self.generation)
 
     @property
     def active(self) -> bool:
         return bool(self.reason)
 
+    @property
+    def reads_chunks(self) -> bool:
+        """Running, with chunks for this worker's steps (a split one's are the sf-reread workers')."""
+        return self.active and not self.split
+
     def pending(self) -> bool:
         """Running, or some of its rows not yet applied in MongoDB."""
+        if self.split:
+            self.reload()  # the sf-reread workers may have finished it
         if self.active:
             return True
         applied = CaptureCheckpoint.objects.values_list("reread_applied", flat=True).get(pk=self._checkpoint_id)
@@ -139,8 +162,10 @@ class Reread:
         self._bulk_refused = False
         if replaced_job:
             self.bulk.discard(replaced_job)
-        log.info("sf-capture:%s: re-reading %s, %d records, beside live capture (%s)", self.mapping.name,
-                 self.mapping.sf_object, total, reason)
+        ranges = key_ranges.split(self.client, self.mapping.sf_object, self._checkpoint_id, self.generation, total)
+        self.split = ranges > 0
+        log.info("sf-capture:%s: re-reading %s, %d records, beside live capture (%s)%s", self.mapping.name,
+                 self.mapping.sf_object, total, reason, f", in {ranges} key ranges" if ranges else "")
 
     def redo_after_loss(self) -> bool:
         """The broker lost data: rows of this re-read may be gone before they were applied. Start
@@ -172,7 +197,8 @@ class Reread:
                 log.warning("sf-capture:%s: %s; the re-read carries on over REST", self.mapping.name, exc)
                 self._drop_bulk_job()
                 self._bulk_refused = True
-        soql = chunk_query(self.mapping.sf_object, names, self.after_id, self.chunk_size, self.since)
+        soql = chunk_query(self.mapping.sf_object, names, self.after_id, self.chunk_size, self.since,
+                           upto_id=self.upto_id)
         records = [r for page in self.client.query_pages(soql, include_deleted=True) for r in page.records]
         self._publish(names, records)
         return self._advance(records, finished=len(records) < self.chunk_size)
@@ -190,7 +216,17 @@ class Reread:
         if not bulk_state and records:
             self.after_id = records[-1]["Id"]
         self.published += len(records)
-        moved: dict[str, Any] = {"reread_after_id": self.after_id, "reread_published": self.published, **bulk_state}
+        self._store(len(records), finished, bulk_state)
+        if finished:
+            log.info("sf-capture:%s: %s done (%s), %d records in Kafka, %d Bulk API calls", self.mapping.name,
+                     self.label, self.reason, self.published, self.bulk.calls)
+            self.reason, self.total = "", self.published
+        return not finished
+
+    def _store(self, count: int, finished: bool, bulk_state: dict[str, Any]) -> None:
+        """Move the position on the checkpoint (`count` more records in Kafka)."""
+        moved: dict[str, Any] = {"reread_after_id": self.after_id, "reread_published": self.published,
+                                 **{f"reread_{name}": value for name, value in bulk_state.items()}}
         if finished:
             moved.update(reread_reason="", reread_total=self.published, reread_bulk_job="", reread_bulk_locator="",
                          reread_bulk_row=0)
@@ -198,14 +234,9 @@ class Reread:
                 moved["backfill_done"] = True
         # Only the generation this worker runs: a newer request meanwhile is not overwritten.
         CaptureCheckpoint.objects.filter(pk=self._checkpoint_id, reread_generation=self.generation).update(
-            events_published=F("events_published") + len(records), **moved)
+            events_published=F("events_published") + count, **moved)
         if self._progress:
             self._progress(self.mapping.name, self.published, max(self.total or 0, self.published))
-        if finished:
-            log.info("sf-capture:%s: re-read done (%s), %d records in Kafka, %d Bulk API calls", self.mapping.name,
-                     self.reason, self.published, self.bulk.calls)
-            self.reason, self.total = "", self.published
-        return not finished
 
     # -- Bulk API 2.0 --------------------------------------------------------------------
     def _wants_bulk(self) -> bool:
@@ -214,7 +245,8 @@ class Reread:
     def _bulk_step(self, names: list[str]) -> bool:
         """One chunk of the Bulk job's results (creating the job, or waiting a moment for it, first)."""
         if not self.bulk_job:
-            soql = chunk_query(self.mapping.sf_object, names, self.after_id, None, self.since, ordered=False)
+            soql = chunk_query(self.mapping.sf_object, names, self.after_id, None, self.since, ordered=False,
+                               upto_id=self.upto_id)
             self.bulk_job = self.bulk.create(soql, include_deleted=True)
             self.bulk_locator, self.bulk_row = "", 0
             self._save_bulk_state()
@@ -232,7 +264,7 @@ class Reread:
         self.bulk_row += len(records)
         if len(records) == self.chunk_size:
             self._publish(names, records)
-            more = self._advance(records, finished=False, reread_bulk_row=self.bulk_row)
+            more = self._advance(records, finished=False, bulk_row=self.bulk_row)
             self._page_at = (self.generation, self.bulk_job, self.bulk_locator, self.bulk_row)
             return more
         following = self._page.next_locator  # the page is read to its end
@@ -244,7 +276,7 @@ class Reread:
             self.bulk.discard(done)
             return more
         self.bulk_locator, self.bulk_row = following, 0
-        return self._advance(records, finished=False, reread_bulk_locator=following, reread_bulk_row=0)
+        return self._advance(records, finished=False, bulk_locator=following, bulk_row=0)
 
     def _open_page(self) -> bool:
         """Open the results page at the saved locator once the job is done; False while it runs

@@ -76,7 +76,9 @@ class SalesforceCapture:
         return api_usage_gauges(self.mapping.org_id, self.client)
 
     def idle_seconds(self) -> float:
-        if self._reread.active and not self._held:
+        if standby := self._lease.retry_in():
+            return standby
+        if self._reread.reads_chunks and not self._held:
             return 0.0  # the step itself interleaves the polls with the re-read's chunks
         return max(0.0, self._next_poll_at - time.monotonic())
 
@@ -87,7 +89,8 @@ class SalesforceCapture:
             self._replay(lost)
             return True
         if self._pages is None:
-            if self._reread.active and not self._held and (self._chunk_owed or time.monotonic() < self._next_poll_at):
+            if self._reread.reads_chunks and not self._held and (
+                    self._chunk_owed or time.monotonic() < self._next_poll_at):
                 self._chunk_owed = False  # polls and chunks take turns at least: neither starves
                 return self._reread_chunk()
             if time.monotonic() < self._next_poll_at:
@@ -100,7 +103,7 @@ class SalesforceCapture:
             self._publish(page)
         except StopIteration:
             self._finish_poll()
-            return self._reread.active
+            return self._reread.reads_chunks
         except ApiLimitReached as exc:
             self._give_up_poll()
             self.counters["api_limit_waits"] += 1
@@ -136,7 +139,7 @@ class SalesforceCapture:
                         if name not in removed]
         self._reread.reload()  # another process may have held the lease meanwhile
         self._reread.take_backfill_request()
-        if not self._loaded and not self._reread.active:
+        if not (self._loaded or self._reread.loaded or self._reread.active):
             self._begin_initial_load()
         self._window.begin(datetime.now(timezone.utc))
         soql = capture_query(self.mapping.sf_object, self._fields, self._window.since())

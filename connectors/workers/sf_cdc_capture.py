@@ -107,7 +107,7 @@ class SalesforceCdcCapture:
     def idle_seconds(self) -> float:
         if self._paused.any():
             return RECHECK_SECONDS
-        return 0.0  # the step itself waits up to POLL_SECONDS for events
+        return self._lease.retry_in()  # the step itself waits up to POLL_SECONDS for events
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -124,12 +124,12 @@ class SalesforceCdcCapture:
             self.counters["rereads"] += 1
         try:
             assert self._subscription is not None
-            if not self._reread.active:
+            if not self._reread.reads_chunks:  # none, or read in key ranges by the sf-reread workers
                 batch = self._subscription.poll(POLL_SECONDS)
                 return batch is not None and self._handle(batch)
             # A re-read runs: first everything the stream has already delivered, then one chunk.
             self._drain_stream()
-            if self._reread.active and self._subscription is not None:
+            if self._reread.reads_chunks and self._subscription is not None:
                 self._reread_chunk()
             return True
         except ReplayIdInvalid as exc:
@@ -167,7 +167,7 @@ class SalesforceCdcCapture:
         """Handle the batches the stream has already delivered (at most MAX_DRAIN_BATCHES), so
         live events never wait for more than one re-read chunk."""
         for _ in range(MAX_DRAIN_BATCHES):
-            if self._subscription is None or not self._reread.active:
+            if self._subscription is None or not self._reread.reads_chunks:
                 return
             batch = self._subscription.poll(0.0)
             if batch is None:
