@@ -58,6 +58,8 @@ COUNTER_LABELS: dict[str, str] = {
     "plan_write": "changes written",
     "polls": "polls",
     "records_read": "records read",
+    "ranges_done": "key ranges read",
+    "ranges_lost": "key ranges given up to another process",
     "records_reread": "records re-read",
     "removed_fields_skipped": "removed fields left out",
     "replays_ignored": "replayed events ignored",

@@ -22,7 +22,7 @@ from connectors.models import (
     SyncJob,
     WorkerStatus,
 )
-from connectors.operations import timeline
+from connectors.operations import timeline, write_path
 from connectors.operations.metrics import (
     DIRECTIONS,
     HEARTBEAT_STALE_SECONDS,
@@ -33,7 +33,6 @@ from connectors.operations.metrics import (
     worker_trouble,
 )
 from connectors.operations.platform_events import relay_topic_of
-from connectors.workers.apply.to_salesforce.governor import WritePath
 from dashboard.formatting import cluster_time_at
 from dashboard.schemas import (
     ActivityOut,
@@ -120,9 +119,9 @@ def _write_back(mapping: ObjectMapping, workers: list[WorkerStatus]) -> str:
         return ""
     for worker in workers:
         if worker.name == f"sf-apply:{mapping.kafka.name}" and worker.state != "stopped":
-            path = WritePath.from_gauges(worker.counters, mapping.pk)
-            if path is not None:
-                return path.describe()
+            line = write_path.described(worker.counters, mapping.pk)
+            if line:
+                return line
     return ""
 
 

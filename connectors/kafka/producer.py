@@ -186,7 +186,8 @@ class EventProducer:
         self._producer.close()
 
     def abandon(self) -> None:
-        """Drop whatever is still queued (after a failed confirm, when giving up)."""
-        self._producer.purge()
-        self._producer.flush(0)
+        """Drop whatever is still queued (after a failed confirm, when giving up); nothing once closed."""
+        if not self._closed:
+            self._producer.purge()
+            self._producer.flush(0)
         self._batch = _Batch()

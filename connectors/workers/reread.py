@@ -38,6 +38,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
+from collections import Counter
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator
 
@@ -50,7 +51,7 @@ from connectors.kafka.config import salesforce_reread_topic
 from connectors.kafka.producer import EventProducer
 from connectors.models import CaptureCheckpoint, ObjectMapping
 from connectors.salesforce.bulk import LAST_PAGE, BulkQuery, BulkQueryError, ResultsPage
-from connectors.salesforce.client import SalesforceClient
+from connectors.salesforce.client import ApiLimitReached, SalesforceClient
 from connectors.salesforce.polling import chunk_query, count_query
 from connectors.workers import key_ranges
 from connectors.workers.sf_envelopes import record_envelope
@@ -184,6 +185,24 @@ class Reread:
         if taken:
             self.start("backfill")
         return bool(taken)
+
+    def counted_step(self, fields: Iterable[str], counters: Counter[str], worker: str) -> bool | None:
+        """`step`, counting the records it published. None while the org is at its API limit (the
+        re-read waits; nothing is lost). On any other failure what is still queued is dropped and
+        the position reloaded, so the next step resumes at the last chunk Kafka acknowledged."""
+        before = self.published
+        try:
+            more = self.step(fields)
+        except ApiLimitReached as exc:
+            counters["api_limit_waits"] += 1
+            log.warning("%s: %s; the %s waits", worker, exc, self.label)
+            return None
+        except Exception:
+            self._producer.abandon()
+            self.reload()
+            raise
+        counters["records_reread"] += self.published - before
+        return more
 
     def step(self, fields: Iterable[str]) -> bool:
         """Read one chunk, publish it and move the position once Kafka has it; True while

@@ -23,7 +23,7 @@ from connectors.kafka.config import KafkaSettings
 from connectors.kafka.producer import EventProducer
 from connectors.mappings import schema_drift
 from connectors.models import CaptureCheckpoint, ObjectMapping, RereadRange
-from connectors.salesforce.client import ApiLimitReached, SalesforceClient
+from connectors.salesforce.client import SalesforceClient
 from connectors.workers import key_ranges
 from connectors.workers.lease import CaptureLease
 from connectors.workers.reread import ProgressCallback, Reread
@@ -128,21 +128,18 @@ class RangeWorker:
         if not self._lease.hold():
             self._drop("its lease was taken over")
             return True
-        before = self._reader.published
         try:
-            more = self._reader.step(self._fields)
+            # A process that stalled may find its lease free again, the range finished or replaced
+            # meanwhile: then it is no longer to read (and its position no longer ours to move).
+            self._reader.reload()
+            if not self._reader.active:
+                raise RangeLost(f"range {self._reader.range_id} was finished or replaced meanwhile")
+            more = self._reader.counted_step(self._fields, self.counters, self.name)
         except RangeLost as exc:
             self._drop(str(exc))
             return True
-        except ApiLimitReached as exc:
-            self.counters["api_limit_waits"] += 1
-            log.warning("%s: %s; the range waits", self.name, exc)
+        if more is None:
             return False
-        except Exception:
-            self._producer.abandon()
-            self._reader.reload()  # resume at the last chunk Kafka acknowledged
-            raise
-        self.counters["records_reread"] += self._reader.published - before
         if not more:
             self.counters["ranges_done"] += 1
             if key_ranges.finish_if_last(self._reader.checkpoint_id, self._reader.generation):
@@ -181,6 +178,8 @@ class RangeWorker:
             self._producer.abandon()
         if self._reader is not None:
             self._reader.forget()
+        if self._lease is not None:
+            self._lease.release()  # only if still ours: a lease taken over stays its new holder's
         self._reader, self._lease = None, None
 
     def _release(self) -> None:

@@ -163,18 +163,9 @@ class SalesforceCapture:
     def _reread_chunk(self) -> bool:
         if not self._fields:
             self._fields = list(self.mapping.fields.filter(enabled=True).values_list("sf_field", flat=True))
-        before = self._reread.published
-        try:
-            more = self._reread.step(self._fields)
-        except ApiLimitReached as exc:
-            self.counters["api_limit_waits"] += 1
-            log.warning("%s: %s; the re-read waits", self.name, exc)
+        more = self._reread.counted_step(self._fields, self.counters, self.name)
+        if more is None:
             return False
-        except Exception:
-            self._producer.abandon()
-            self._reread.reload()  # resume at the last chunk Kafka acknowledged
-            raise
-        self.counters["records_reread"] += self._reread.published - before
         if not more:
             self._loaded = True
         return True

@@ -57,11 +57,10 @@ def test_a_large_backlog_goes_by_one_ingest_job_and_a_rejected_record_is_parked_
     step_until([capture], lambda: counter([capture], "events_published") >= published + BACKLOG,
                message="the backlog published")
 
-    jobs_before, calls_before, used_before = set(ingest_jobs(sf)), composite_calls(apply), emulator.usage()["used"]
+    jobs_before, calls_before = set(ingest_jobs(sf)), composite_calls(apply)
     step_until([apply], lambda: SyncError.objects.filter(record_key=str(bad)).exists()
                and mongo.accounts.count_documents({"name": {"$regex": f"^Bulk {tag}"}, "sf_id": {"$ne": None}})
                == BACKLOG - 1, message="the backlog written and its Ids written back")
-    used = emulator.usage()["used"] - used_before
 
     # One ingest job wrote the whole backlog, and no sObject Collections call was made.
     new_jobs = [j for job_id, j in ingest_jobs(sf).items() if job_id not in jobs_before]
@@ -69,6 +68,9 @@ def test_a_large_backlog_goes_by_one_ingest_job_and_a_rejected_record_is_parked_
     info = sf.restful(f"jobs/ingest/{new_jobs[0]['id']}")
     assert (info["state"], info["numberRecordsProcessed"], info["numberRecordsFailed"]) == ("JobComplete", BACKLOG, 1)
     assert composite_calls(apply) == calls_before
+    # Counted by the worker's own client: the emulator's counter is the org's, and in a full run
+    # other clients of the same org were seen adding hundreds of calls meanwhile.
+    used = sum(jobs.calls for jobs in apply._write._jobs.values())
     assert used < BACKLOG / 200, f"{used} API calls, where sObject Collections take {BACKLOG // 200}"
 
     # Nothing lost or duplicated: each document holds the Id of the one record upserted on its _id.

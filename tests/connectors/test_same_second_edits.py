@@ -26,7 +26,9 @@ def test_a_second_edit_in_the_same_second_as_the_version_read_reaches_mongodb(sf
     def poll_often(mapping):  # type: ignore[no-untyped-def]
         mapping.poll_interval_seconds = 0.05
 
-    capture, apply = make_workers(poll_often, kinds=("sf-capture", "mongo-apply"), direction="sf_to_mongo")[:2]
+    workers = make_workers(poll_often, kinds=("sf-capture", "mongo-apply"), direction="sf_to_mongo")
+    capture = next(w for w in workers if w.name.startswith("sf-capture:"))
+    apply = next(w for w in workers if w.name.startswith("mongo-apply:"))
     step_until([capture], lambda: capture._loaded, message="the initial load read")
     for _attempt in range(5):
         # Start early in a second, so the create, its poll and the edit can share it.

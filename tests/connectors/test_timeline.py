@@ -63,7 +63,9 @@ def test_a_conflict_and_its_resolution_are_on_the_timeline(sf, mongo, make_worke
 
 def test_a_rewound_batch_leaves_no_lines(sf, mongo, workers, monkeypatch):
     """A batch that fails is consumed again; its lines must not be written twice."""
-    capture, _, apply = workers  # the initial load is a re-read: mongo-reread applies it
+    capture = next(w for w in workers if w.name.startswith("sf-capture:"))
+    # The initial load is a re-read: mongo-reread applies it.
+    apply = next(w for w in workers if w.name.startswith("mongo-reread:"))
     step_until([capture], lambda: capture._reread.published > 0, message="a chunk of the initial load read")
     calls = {"n": 0}
     real = apply._write
